@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets up .venv itself.
+VENV        ?= .venv
+PYTHON3     ?= python3
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+# Use your own unix-port build with `make test MICROPYTHON=/path/to/micropython`.
+MICROPYTHON ?= $(VENV)/bin/micropython
+export MICROPYTHON
+
+.PHONY: all setup test test-cpython test-micropython bench demo clean
+
+all: test
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON3) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+test: test-cpython test-micropython
+
+test-cpython: $(STAMP)
+	$(PY) -m pytest -q host_tests
+
+test-micropython: $(STAMP)
+	$(MICROPYTHON) host_tests/mprun.py
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+demo: $(STAMP)
+	$(PY) tools/demo.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
