@@ -99,7 +99,7 @@ class Endpoint:
         self._dedup_size = dedup_size
         self._known = set(KNOWN_OPTIONS)
         self._recent_non = []    # (peer, mid, on_done) of NON sent with on_done
-        self._now = 0
+        self.now_ms = 0
         self.last_error = None
         # Counters for tests, benchmarks and the simulator.
         self.sent = self.received = self.retransmissions = 0
@@ -122,7 +122,7 @@ class Endpoint:
             def on_done(result):
                 if result is None:
                     if ex.deadline is None and self._exchanges.get(key) is ex:
-                        ex.deadline = self._now + wait   # separate response follows
+                        ex.deadline = self.now_ms + wait   # separate response follows
                 else:
                     self._finish(key, ex, None, result)
             self.send(peer, msg, now_ms, on_done)
@@ -140,7 +140,7 @@ class Endpoint:
         respect NSTART; `on_done(result)` then gets None (acknowledged),
         RESET or TIMEOUT. Used for requests, separate responses and
         notifications."""
-        self._now = now_ms
+        self.now_ms = now_ms
         msg.mid = self._next_mid()
         if msg.mtype != CON:
             self._transmit(peer, msg)
@@ -166,7 +166,7 @@ class Endpoint:
 
     def receive(self, datagram, peer, now_ms):
         """Process one datagram. Never raises for bad input."""
-        self._now = now_ms
+        self.now_ms = now_ms
         self.received += 1
         try:
             msg = decode(datagram)
@@ -189,7 +189,7 @@ class Endpoint:
 
     def step(self, now_ms):
         """Run due retransmissions and timeouts; return the next deadline."""
-        self._now = now_ms
+        self.now_ms = now_ms
         for tx in self._inflight[:]:
             if now_ms >= tx.deadline:
                 if tx.tries >= self.params.max_retransmit:
@@ -358,7 +358,7 @@ class Endpoint:
         self._inflight.remove(tx)
         for i in range(len(self._queue)):   # NSTART: start the next for that peer
             if self._queue[i].peer == tx.peer:
-                self._start(self._queue.pop(i), self._now)
+                self._start(self._queue.pop(i), self.now_ms)
                 break
         if tx.on_done is not None:
             tx.on_done(result)
