@@ -17,6 +17,7 @@ GET = const(1)
 POST = const(2)
 PUT = const(3)
 DELETE = const(4)
+FETCH = const(5)             # RFC 8132
 
 # Response codes (§12.1.2), encoded as class << 5 | detail
 CREATED = const(65)                      # 2.01

@@ -37,13 +37,12 @@ Observe value to its three low bytes (allowed by 4.1.3.5.2) so RFC 7641 ordering
 """
 from micropython import const
 from coap.message import FormatError, Message, decode, response_for
-from coap.numbers import (BAD_OPTION, BAD_REQUEST, CHANGED, CONTENT, MAX_AGE, OBSERVE,
-                          OSCORE, POST, PROXY_SCHEME, PROXY_URI, UNAUTHORIZED, URI_HOST,
+from coap.numbers import (BAD_OPTION, BAD_REQUEST, CHANGED, CONTENT, FETCH, MAX_AGE,
+                          OBSERVE, OSCORE, POST, PROXY_SCHEME, PROXY_URI, UNAUTHORIZED, URI_HOST,
                           URI_PORT, is_request, is_response)
 from oscore.ccm import TAG_LEN
 from oscore.cose import OscoreError, aad, decode_option, encode_option, piv_bytes
 
-_FETCH = const(5)        # 0.05 (RFC 8132); not (yet) in coap.numbers
 _HDR_PAD = const(3)      # see _seal / _open: the plaintext sits at offset 3 of a buffer
 _PT_HEAD = const(0x40)   # CoAP version 1, type CON, no token
 
@@ -210,7 +209,7 @@ def protect_request(ctx, msg, kid_context=True):
     observe = msg.has(OBSERVE)
     value = encode_option(piv, sid, ctx.id_context if kid_context else None)
     outer = _seal(ctx.sender_ccm, nonce, msg, aad(sid, piv), value,
-                  _FETCH if observe else POST, False)
+                  FETCH if observe else POST, False)
     return outer, Binding(sid, piv, nonce, observe)
 
 

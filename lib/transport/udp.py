@@ -109,6 +109,12 @@ def _resolve(host, port, family):
     raise OSError(getattr(errno, "EHOSTUNREACH", 113))
 
 
+def resolve_peer(host, port, family=0):
+    """("numeric host", port) for a name or address, so it matches what
+    `recv_into` reports for the same peer. Raises OSError when unknown."""
+    return peer_of(_resolve(host, port, family)[1])
+
+
 class UdpTransport:
     """A bound, non-blocking UDP socket.
 
