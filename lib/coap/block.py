@@ -9,8 +9,8 @@ feeds messages and `now_ms`, and sends what it is told to send.
 Statuses (plain ints, compare with ==):
   server, `Block1Receiver.feed()`: COMPLETE, CONTINUE (== 2.31, the code to
     answer with) or a CoAP error code (4.00, 4.02, 4.08, 4.13, 5.03);
-  client, `Block2Collector.feed()` / `Block1Sender.on_response()`: NEED_MORE
-    (alias CONTINUE_SENDING), DONE, TOO_LARGE, OUT_OF_ORDER, RESTART, FAILED.
+  client, `Block2Collector.feed()` / `Block1Sender.on_response()`: NEED_MORE,
+    DONE, TOO_LARGE, OUT_OF_ORDER, RESTART, FAILED.
 
 Bounds: a `Block1Receiver` holds at most `max_transfers` partial bodies of at
 most `max_body` bytes each, dropped after `lifetime_ms` of idleness; a
@@ -37,7 +37,6 @@ COMPLETE = const(0)
 CONTINUE = const(95)        # 2.31 Continue (§2.9.1): answer with this code
 # Block2Collector / Block1Sender statuses
 NEED_MORE = const(1)
-CONTINUE_SENDING = const(1)  # == NEED_MORE, the name used for Block1Sender
 DONE = const(2)
 TOO_LARGE = const(3)
 OUT_OF_ORDER = const(4)
@@ -449,7 +448,7 @@ class Block1Sender:
     block 0, Size1 = total length (§4 size indication) into a request.
 
     `on_response(response)` -> status:
-      NEED_MORE  (== CONTINUE_SENDING) a non-final block was acknowledged:
+      NEED_MORE  a non-final block was acknowledged:
                  2.31 Continue, or another 2.xx carrying Block1 (a server
                  handling blocks one by one, §2.3). A Block1 SZX smaller than
                  ours is adopted for the following blocks (§2.5 late
