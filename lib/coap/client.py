@@ -8,12 +8,28 @@ Block2 response is fetched block by block and delivered whole. With
 fresh notification (§3.4 reordering rule applied; a notification larger than
 a block is completed with plain GETs, §3.4 of RFC 7959). `callback(response,
 error)` gets the assembled response, or None and an error: `TIMEOUT`/`RESET`
-from the endpoint, or a string for block-wise failures.
+from the endpoint, or a string for block-wise and security failures.
+
+A 4.01 (Unauthorized) response carrying Echo is answered once by sending the
+request again with that Echo value (RFC 9175 §2.3); a second 4.01 goes to the
+caller.
+
+`security` (e.g. oscore.secure.Protection) protects every request the
+operation sends -- the first, each Block1 block, each Block2 continuation, a
+retry with Echo, the deregistration -- with `protect(msg) -> (outer, state)`,
+and verifies each response with `unprotect(response, state)`, which returns
+the inner response, None to drop it silently (an out-of-order notification),
+or raises ValueError: the operation then fails with str(error), except for a
+notification of a live observation, which is just dropped.
 """
-from coap.numbers import CON, GET, OBSERVE, BLOCK1, BLOCK2
+from coap.numbers import CON, GET, OBSERVE, BLOCK1, BLOCK2, ECHO, UNAUTHORIZED
 from coap.message import Message
 from coap.observe import is_fresh
 from coap import block
+
+
+def _ignore(response, error):
+    pass
 
 
 def copy_request(template, mtype=None):
@@ -25,8 +41,10 @@ def copy_request(template, mtype=None):
 class Operation:
     """One logical request; `cancel()` stops it (and an observation)."""
 
-    def __init__(self, client, peer, template, body, callback, observe, szx):
+    def __init__(self, client, peer, template, body, callback, observe, szx,
+                 security=None):
         self.client = client
+        self.security = security
         self.peer = peer
         self.template = template
         self.body = body
@@ -50,8 +68,7 @@ class Operation:
                 msg.code = GET
                 msg.token = self.token
                 msg.set(OBSERVE, 1)
-                ep.request(self.peer, msg, lambda r, e: None,
-                           ep.now_ms if now_ms is None else now_ms)
+                self._send(msg, _ignore, ep.now_ms if now_ms is None else now_ms, False)
 
     # -- flow --------------------------------------------------------------
     def start(self, now_ms):
@@ -63,16 +80,55 @@ class Operation:
         msg.payload = self.body
         if self.observe:
             msg.set(OBSERVE, 0)
-        self.token = self.client.endpoint.request(self.peer, msg, self._on_response, now_ms)
-        if not self.observe:
-            self.token = None
+        token = self._send(msg, self._on_response, now_ms)
+        self.token = token if self.observe else None
+
+    def _send(self, msg, handler, now_ms, echo_retry=True):
+        """Send one request of this operation (protected with `security` when
+        set); `handler(response, error)` gets its verified response(s). A
+        4.01 with Echo is retried once. Returns the token, or None when the
+        request could not be protected (`handler` then got the error)."""
+        ep = self.client.endpoint
+        sec = self.security
+        out = msg
+        state = None
+        if sec is not None:
+            try:
+                out, state = sec.protect(msg)
+            except Exception as e:          # no sequence number (exhausted, store failed)
+                handler(None, "cannot protect request: %s" % e)
+                return None
+
+        def on_response(response, error):
+            if response is not None and sec is not None:
+                live = out.observe == 0 and response.has(OBSERVE) and response.code < 128
+                try:
+                    response = sec.unprotect(response, state)
+                except ValueError as e:
+                    if live:                # a forged or broken notification
+                        return
+                    response, error = None, str(e)
+                else:
+                    if response is None:    # an older notification
+                        return
+            if (echo_retry and response is not None and response.code == UNAUTHORIZED
+                    and response.has(ECHO)):
+                again = copy_request(msg)
+                again.payload = msg.payload
+                again.set(ECHO, response.get(ECHO))
+                token = self._send(again, handler, ep.now_ms, False)
+                if self.observe and msg.observe == 0:
+                    self.token = token
+                return
+            handler(response, error)
+        return ep.request(self.peer, out, on_response, now_ms)
 
     def _send_block1(self, step, now_ms):
         value, chunk, more = step
         msg = copy_request(self.template)
         msg.set(BLOCK1, value)
         msg.payload = chunk
-        self.client.endpoint.request(self.peer, msg, self._on_block1, now_ms)
+        self._send(msg, self._on_block1, now_ms)
 
     def _on_block1(self, response, error):
         if self.done:
@@ -125,9 +181,8 @@ class Operation:
         msg.code = GET
         msg.remove(OBSERVE)
         msg.set(BLOCK2, block.block_value(num, False, szx))
-        self.client.endpoint.request(
-            self.peer, msg, lambda r, e: self._on_block2(r, e, head),
-            self.client.endpoint.now_ms)
+        self._send(msg, lambda r, e: self._on_block2(r, e, head),
+                   self.client.endpoint.now_ms)
 
     def _finish(self, response, error):
         if not (self.observe and response is not None and response.has(OBSERVE)):
@@ -145,11 +200,12 @@ class Client:
         self.max_body = max_body
         self.szx = szx
 
-    def request(self, peer, msg, callback, now_ms, observe=False):
-        """Start a request; returns its `Operation`."""
+    def request(self, peer, msg, callback, now_ms, observe=False, security=None):
+        """Start a request (protected through `security` when given, see the
+        module docstring); returns its `Operation`."""
         body = bytes(msg.payload)
         template = copy_request(msg)
-        op = Operation(self, peer, template, body, callback, observe, self.szx)
+        op = Operation(self, peer, template, body, callback, observe, self.szx, security)
         op.start(now_ms)
         return op
 

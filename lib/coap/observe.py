@@ -11,6 +11,11 @@ with the latest state. An observer is removed when it rejects a notification
 with RST, when a CON notification times out, on deregistration (GET with
 Observe=1, §3.6) or when `cancel()` is called.
 
+An observation may have a `wrap(msg) -> msg` (e.g. OSCORE protection, which
+gives each notification the server's own Partial IV): it is applied to each
+notification once its Observe option, type and token are set. If it raises,
+the observation ends.
+
 Client side: `is_fresh()` is the §3.4 reordering rule.
 """
 from micropython import const
@@ -32,14 +37,15 @@ def is_fresh(v1, t1_ms, v2, t2_ms):
 class Observation:
     """One observer of one resource."""
     __slots__ = ("peer", "key", "request", "render", "last_con_ms",
-                 "in_flight", "dirty", "confirmable")
+                 "in_flight", "dirty", "confirmable", "wrap")
 
-    def __init__(self, peer, key, request, render, confirmable, now_ms):
+    def __init__(self, peer, key, request, render, confirmable, now_ms, wrap=None):
         self.peer = peer
         self.key = key
         self.request = request          # registration request (token, options)
         self.render = render
         self.confirmable = confirmable
+        self.wrap = wrap                # None, or msg -> msg applied last
         self.last_con_ms = now_ms
         self.in_flight = False
         self.dirty = False
@@ -61,7 +67,7 @@ class Observers:
                 return obs
         return None
 
-    def register(self, peer, request, key, render, now_ms, confirmable=False):
+    def register(self, peer, request, key, render, now_ms, confirmable=False, wrap=None):
         """Add or replace the entry for (peer, key) after a GET with Observe=0.
         Returns the Observe value for the first response, or None when the
         table is full (the resource then answers without Observe, §4.1)."""
@@ -69,12 +75,13 @@ class Observers:
         if obs is None:
             if len(self._list) >= self.max_observers:
                 return None
-            obs = Observation(peer, key, request, render, confirmable, now_ms)
+            obs = Observation(peer, key, request, render, confirmable, now_ms, wrap)
             self._list.append(obs)
         else:
             obs.request = request
             obs.render = render
             obs.confirmable = confirmable
+            obs.wrap = wrap
         return self._next_seq()
 
     def deregister(self, peer, key):
@@ -109,6 +116,13 @@ class Observers:
         con = obs.confirmable or now_ms - obs.last_con_ms >= _DAY_MS
         msg.mtype = CON if con else NON
         msg.token = obs.request.token
+        if obs.wrap is not None:
+            try:
+                msg = obs.wrap(msg)
+            except Exception:               # e.g. no sequence number left: stop
+                if obs in self._list:
+                    self._list.remove(obs)
+                return
         if con:
             obs.last_con_ms = now_ms
             obs.in_flight = True

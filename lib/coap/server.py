@@ -3,7 +3,9 @@ Observe (RFC 7641) and block-wise transfers (RFC 7959) done for the resource.
 
 A resource is any object with some of `get/put/post/delete(request)` that
 return a response `Message` (see `reply()`); `observable = True` lets GET
-with Observe=0 register. Call `site.changed(path, now_ms)` when a resource's
+with Observe=0 register. A request that came through a security layer carries
+`security` (see oscore.secure); its `protect(msg)` then wraps every
+notification of the observation that request registers. Call `site.changed(path, now_ms)` when a resource's
 state changes. `/.well-known/core` lists the resources in CoRE link format.
 """
 from coap.numbers import (GET, POST, PUT, DELETE, CONTENT, CONTINUE, NOT_FOUND,
@@ -68,8 +70,10 @@ class Site:
             self.observers.deregister(peer, key)
         response = self._render(method, request)
         if observe == 0 and getattr(resource, "observable", False) and response.code < 128:
+            security = getattr(request, "security", None)
             seq = self.observers.register(
-                peer, request, key, lambda req: self._render(method, req), now_ms)
+                peer, request, key, lambda req: self._render(method, req), now_ms,
+                wrap=None if security is None else security.protect)
             if seq is not None:
                 response.set(OBSERVE, seq)
         return response

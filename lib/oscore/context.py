@@ -29,7 +29,10 @@ Replay window after a reboot (Appendix B.1.2): a restored context starts with
 into) the window; protect.unprotect_request flags them `binding.unsynced`, and the layer
 above answers 4.01 with an Echo option (RFC 9175), protected with the server's own
 Partial IV. When a later request proves fresh by echoing the value, that layer calls
-`replay_sync(seq)`: the request's PIV becomes the window's lower limit.
+`replay_sync(seq)`: the request's PIV becomes the window's lower limit. So that a
+reboot is recognised even for a context that never sent a Partial IV of its own (a
+server that answers with the request nonce), the first request accepted into the window
+is preceded by a save too (`replay_mark`).
 """
 from micropython import const
 import binascii
@@ -96,6 +99,7 @@ class SecurityContext:
             if saved is not None:
                 ssn = max(ssn, int(saved))
                 replay_synced = False   # the context was in use before: B.1.2
+        self._stored = store is not None and saved is not None
         self.ssn = ssn
         self._limit = ssn               # nothing at or above `ssn` is covered by a save yet
         # Replay window (Recipient side)
@@ -137,12 +141,16 @@ class SecurityContext:
         if seq > MAX_SSN:
             raise OscoreError(INTERNAL_SERVER_ERROR, "Sequence numbers exhausted")
         if self.store is not None and seq >= self._limit:
-            limit = seq + self.k_ssn
-            self.store.save(self.key, limit)   # BEFORE `seq` is used (B.1.1)
-            self._limit = limit
-            self.ssn_writes += 1
+            self._reserve(seq)                 # BEFORE `seq` is used (B.1.1)
         self.ssn = seq + 1
         return seq
+
+    def _reserve(self, seq):
+        limit = seq + self.k_ssn
+        self.store.save(self.key, limit)
+        self._limit = limit
+        self._stored = True
+        self.ssn_writes += 1
 
     # -- replay window (sections 7.4, 3.2.2; RFC 6347 section 4.1.2.6) ---------
     def replay_seen(self, seq):
@@ -157,7 +165,12 @@ class SecurityContext:
         return bool((self._bits >> back) & 1)
 
     def replay_mark(self, seq):
-        """Enter a verified request's sequence number into the window."""
+        """Enter a verified request's sequence number into the window. With a store
+        that holds nothing for this context yet, a first save precedes it: a server
+        that only ever reuses request nonces would otherwise leave no trace, and
+        after a reboot accept old requests again instead of going through B.1.2."""
+        if self.store is not None and not self._stored:
+            self._reserve(self.ssn)
         top = self._top
         if seq > top:
             shift = seq - top

@@ -49,7 +49,8 @@ _PT_HEAD = const(0x40)   # CoAP version 1, type CON, no token
 
 class Binding:
     """What a request leaves behind for its response(s) (sections 7.1 and 8)."""
-    __slots__ = ("kid", "piv", "nonce", "observe", "seq", "unsynced", "nonce_used")
+    __slots__ = ("kid", "piv", "nonce", "observe", "seq", "unsynced", "nonce_used",
+                 "last_piv")
 
     def __init__(self, kid, piv, nonce, observe, unsynced=False):
         self.kid = kid              # request 'kid' (client's Sender ID)
@@ -59,6 +60,7 @@ class Binding:
         self.seq = int.from_bytes(piv, "big")
         self.unsynced = unsynced    # server: accepted without replay check (B.1.2)
         self.nonce_used = False     # a response was sealed/opened with the request nonce
+        self.last_piv = None        # client: Partial IV of the newest notification (7.4.1)
 
     def __repr__(self):
         return "<Binding kid=%s piv=%s observe=%s>" % (
