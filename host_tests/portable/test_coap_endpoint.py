@@ -233,16 +233,22 @@ def test_observe_error_response_closes_exchange():
     assert client.pending() == 0
 
 
-def test_full_dedup_cache_answers_5_03():
+def test_full_dedup_cache_answers_5_03_then_evicts_after_max_transmit_span():
     wire, client, server = pair(dedup_size=2)
-    for mid in (1, 2, 3):
-        server.receive(Message(CON, GET, mid, b"t").set_path("a").to_bytes(), A, 0)
-    codes = [m.code for _, _, m in wire.take()]
-    assert codes == [CONTENT, CONTENT, SERVICE_UNAVAILABLE]
+
+    def req(mid, now):
+        server.receive(Message(CON, GET, mid, b"t").set_path("a").to_bytes(), A, now)
+        return [m.code for _, _, m in wire.take()]
+    assert req(1, 0) == [CONTENT] and req(2, 1000) == [CONTENT]
+    assert req(3, 2000) == [SERVICE_UNAVAILABLE]          # both entries recent
     assert len(server.handler.calls) == 2
-    later = server.params.exchange_lifetime_ms + 1       # entries expire
-    server.receive(Message(CON, GET, 4, b"t").set_path("a").to_bytes(), A, later)
-    assert [m.code for _, _, m in wire.take()] == [CONTENT]
+    span = server.params.max_transmit_span_ms
+    assert req(4, span) == [CONTENT]                       # mid 1 was evicted
+    assert req(2, span + 1) == [CONTENT]                   # mid 2 still a duplicate...
+    assert len(server.handler.calls) == 3                  # ...answered from cache
+    assert req(1, span + 2) == [SERVICE_UNAVAILABLE]       # 2 and 4 are recent
+    later = server.params.exchange_lifetime_ms + span + 1  # all expired
+    assert req(5, later) == [CONTENT]
 
 
 def test_non_request_non_response_and_duplicate_ignored():

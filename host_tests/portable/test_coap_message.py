@@ -104,3 +104,18 @@ def test_every_truncation_of_a_valid_message_is_handled():
             decode(data[:n])            # a prefix may be valid (fewer options)
         except FormatError:
             pass
+
+
+import sys
+if sys.implementation.name == "micropython":
+    def test_encode_into_allocates_nothing():
+        import micropython
+        m = Message(CON, CONTENT, 5, b"tokn", b"x" * 58)
+        m.add(OBSERVE, 12345).add(CONTENT_FORMAT, 112).add(ECHO, b"e" * 300)
+        buf = bytearray(1152)
+        micropython.heap_lock()
+        try:
+            n = m.encode_into(buf)
+        finally:
+            micropython.heap_unlock()
+        assert bytes(buf[:n]) == m.to_bytes()

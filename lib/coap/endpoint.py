@@ -17,7 +17,8 @@ Observe=0 stays matched after its first response while the responses carry an
 Observe option (notifications); `cancel()` forgets it.
 
 Bounded tables (documented sizes, constructor arguments): the duplicate cache
-(a request that finds it full of live entries gets 5.03), in-flight CONs plus
+(see `_remember`; a request that finds it full of recent entries gets 5.03),
+in-flight CONs plus
 queue, and open exchanges (a `request()` beyond it raises `OverflowError`).
 """
 import os
@@ -47,11 +48,13 @@ class Params:
         # to MAX_TRANSMIT_WAIT.
         self.response_timeout_ms = response_timeout_ms
         factor = ack_random_factor_pct
-        max_transmit_span = ack_timeout_ms * ((1 << max_retransmit) - 1) * factor // 100
+        span = ack_timeout_ms * ((1 << max_retransmit) - 1) * factor // 100
         max_latency = 100000
-        # EXCHANGE_LIFETIME and NON_LIFETIME (§4.8.2), PROCESSING_DELAY = ACK_TIMEOUT
-        self.exchange_lifetime_ms = max_transmit_span + 2 * max_latency + ack_timeout_ms
-        self.non_lifetime_ms = max_transmit_span + max_latency
+        # MAX_TRANSMIT_SPAN, EXCHANGE_LIFETIME and NON_LIFETIME (§4.8.2),
+        # PROCESSING_DELAY = ACK_TIMEOUT
+        self.max_transmit_span_ms = span
+        self.exchange_lifetime_ms = span + 2 * max_latency + ack_timeout_ms
+        self.non_lifetime_ms = span + max_latency
 
 
 class _Transmission:
@@ -95,7 +98,7 @@ class Endpoint:
         self._max_tx = max_transmissions
         self._exchanges = {}     # (peer, token) -> _Exchange
         self._max_exchanges = max_exchanges
-        self._dedup = {}         # (peer, mid) -> [expiry_ms, cached reply or None]
+        self._dedup = {}         # (peer, mid) -> [expiry_ms, cached reply or None, first seen]
         self._dedup_size = dedup_size
         self._known = set(KNOWN_OPTIONS)
         self._recent_non = []    # (peer, mid, on_done) of NON sent with on_done
@@ -230,16 +233,28 @@ class Endpoint:
         return False
 
     def _remember(self, peer, mid, mtype, now_ms):
-        """Start a dedup entry; False when the cache is full of live entries."""
+        """Start a dedup entry, or return None when the cache is full.
+
+        Entries live EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON). When the
+        table is full, expired entries go first, then the oldest entry if it
+        was first seen more than MAX_TRANSMIT_SPAN ago: a sender's last
+        retransmission leaves within that span, so only a copy delayed beyond
+        it could slip through. With neither, the caller answers 5.03."""
         table = self._dedup
         if len(table) >= self._dedup_size:
-            for k in [k for k, e in table.items() if e[0] <= now_ms]:
-                del table[k]
+            oldest = None
+            for k, e in list(table.items()):
+                if e[0] <= now_ms:
+                    del table[k]
+                elif oldest is None or e[2] < table[oldest][2]:
+                    oldest = k
             if len(table) >= self._dedup_size:
-                return None
+                if now_ms - table[oldest][2] < self.params.max_transmit_span_ms:
+                    return None
+                del table[oldest]
         lifetime = (self.params.exchange_lifetime_ms if mtype == CON
                     else self.params.non_lifetime_ms)
-        entry = [now_ms + lifetime, None]
+        entry = [now_ms + lifetime, None, now_ms]
         table[(peer, mid)] = entry
         return entry
 

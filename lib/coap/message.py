@@ -148,11 +148,15 @@ class Message:
     def encode_into(self, buf):
         """Write the message into `buf` (bytearray/memoryview); return its length.
         Raises ValueError if it does not fit or a field is out of range."""
+        if self.encoded_size() > len(buf):
+            raise ValueError("message does not fit the buffer")
+        return self._encode(buf)
+
+    def _encode(self, buf):
+        """Encode into a buffer known to be large enough; allocates nothing."""
         tkl = len(self.token)
         if tkl > 8:
             raise ValueError("token longer than 8 bytes")
-        if self.encoded_size() > len(buf):
-            raise ValueError("message does not fit the buffer")
         buf[0] = (_VERSION << 6) | (self.mtype << 4) | tkl
         buf[1] = self.code
         buf[2] = (self.mid >> 8) & 0xFF
@@ -164,11 +168,9 @@ class Message:
         for number, value in self.options:
             delta = number - last
             length = len(value)
-            head = pos
-            pos += 1
-            dnib, pos = _put_ext(buf, pos, delta)
-            lnib, pos = _put_ext(buf, pos, length)
-            buf[head] = (dnib << 4) | lnib
+            buf[pos] = (_nibble(delta) << 4) | _nibble(length)
+            pos = _put_ext(buf, pos + 1, delta)
+            pos = _put_ext(buf, pos, length)
             buf[pos:pos + length] = value
             pos += length
             last = number
@@ -182,7 +184,7 @@ class Message:
 
     def to_bytes(self):
         buf = bytearray(self.encoded_size())
-        self.encode_into(buf)
+        self._encode(buf)
         return bytes(buf)
 
     def __repr__(self):
@@ -200,19 +202,24 @@ def _ext_len(value):
     return 0 if value < 13 else (1 if value < 269 else 2)
 
 
+def _nibble(value):
+    """The 4-bit delta/length field for `value` (§3.1)."""
+    return value if value < 13 else (13 if value < 269 else 14)
+
+
 def _put_ext(buf, pos, value):
-    """Write the extended delta/length bytes (§3.1); return (nibble, pos)."""
+    """Write the extended delta/length bytes of `value` (§3.1); return pos."""
     if value < 13:
-        return value, pos
+        return pos
     if value < 269:
         buf[pos] = value - 13
-        return 13, pos + 1
+        return pos + 1
     if value > 65804:
         raise ValueError("option delta/length too large")
     value -= 269
     buf[pos] = value >> 8
     buf[pos + 1] = value & 0xFF
-    return 14, pos + 2
+    return pos + 2
 
 
 def _get_ext(data, pos, end, nibble, mtype, mid):
