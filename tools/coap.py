@@ -14,10 +14,22 @@ usage: coap.py METHOD URI [options]
   --timeout SECONDS    give up after this long (default 30; per notification
                        with --observe)
   --non                send a Non-confirmable request
+  --oscore MASTER_SECRET:MASTER_SALT:SENDER_ID:RECIPIENT_ID[:ID_CONTEXT]
+                       protect the request with OSCORE (RFC 8613, AES-CCM-16-64-128,
+                       HKDF-SHA256); hex fields, all but the secret may be empty,
+                       e.g. 0102...10:9e7ca92223786340::01 (an empty ID_CONTEXT is
+                       none). The response must be protected too; a 4.01 with Echo
+                       (a server that rebooted) is answered once with that Echo.
+  --state FILE         where the sender sequence number of --oscore is kept
+                       (default ~/.cache/mpy-lwm2m-c2c/coap-oscore.json), so that
+                       successive runs never reuse a nonce; written ahead in steps
+                       of 64 (RFC 8613 B.1.1). Holds no keys. Use one state file
+                       per running process.
 
 Prints the response code (e.g. `2.05 Content`), the options of interest and
 the payload (text, CBOR diagnostic notation, or hex). Exit status: 0 for a
 2.xx response, 1 for any other response or a timeout, 2 for bad arguments.
+Keys are never printed.
 """
 import sys
 
@@ -25,6 +37,7 @@ ROOT = __file__.rsplit("tools/", 1)[0] or "."
 if sys.implementation.name != "micropython":
     sys.path.insert(0, ROOT + "/tools/shims")
 sys.path.insert(0, ROOT + "/lib")
+sys.path.append(ROOT + "/tools")
 
 from coap.numbers import (CON, NON, GET, POST, PUT, DELETE, CONTENT_FORMAT,
                           ACCEPT, ETAG, MAX_AGE, LOCATION_PATH, OBSERVE, URI_QUERY,
@@ -34,6 +47,7 @@ from coap.endpoint import Endpoint, TIMEOUT, RESET
 from coap.client import Client
 from transport.udp import UdpTransport, resolve_peer
 from transport.runner import Runner, now_ms
+from oscore_cli import default_state, parse_oscore, security_context
 
 METHODS = {"get": GET, "post": POST, "put": PUT, "delete": DELETE}
 FORMATS = {"text/plain": 0, "link-format": 40, "octet-stream": 42, "json": 50,
@@ -98,13 +112,13 @@ def content_format(text):
 
 def parse_args(argv):
     opts = {"payload": b"", "cf": None, "accept": None, "observe": 0,
-            "timeout": 30.0, "non": False}
+            "timeout": 30.0, "non": False, "oscore": None, "state": None}
     positional = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         needs = arg in ("--payload", "--payload-file", "--content-format",
-                        "--accept", "--observe", "--timeout")
+                        "--accept", "--observe", "--timeout", "--oscore", "--state")
         if needs and i + 1 >= len(argv):
             raise UsageError("%s needs a value" % arg)
         value = argv[i + 1] if needs else None
@@ -126,6 +140,13 @@ def parse_args(argv):
             opts["timeout"] = _number(arg, value, float, 0.001)
         elif arg == "--non":
             opts["non"] = True
+        elif arg == "--oscore":
+            try:
+                opts["oscore"] = parse_oscore(value)
+            except ValueError as e:
+                raise UsageError(str(e))
+        elif arg == "--state":
+            opts["state"] = value
         elif arg.startswith("--"):
             raise UsageError("unknown option: %s" % arg)
         else:
@@ -138,6 +159,8 @@ def parse_args(argv):
         raise UsageError("unknown method: %s" % positional[0])
     if opts["observe"] and method != GET:
         raise UsageError("--observe needs get")
+    if opts["state"] is not None and opts["oscore"] is None:
+        raise UsageError("--state needs --oscore")
     opts["method"] = method
     opts["uri"] = parse_uri(positional[1])
     return opts
@@ -231,6 +254,15 @@ def main(argv):
             peer = resolve_peer(host, port)
         except OSError:
             raise UsageError("cannot resolve host: %s" % host)
+        security = None
+        if opts["oscore"] is not None:
+            try:
+                ctx = security_context(opts["oscore"], opts["state"] or
+                                       default_state("coap-oscore.json"))
+            except ValueError as e:
+                raise UsageError(str(e))
+            from oscore.secure import Protection
+            security = Protection(ctx)
     except UsageError as e:
         print("coap.py: error: %s" % e)
         return 2
@@ -250,7 +282,7 @@ def main(argv):
 
     wanted = max(1, opts["observe"])
     op = client.request(peer, build_request(opts), on_response, now_ms(),
-                        observe=bool(opts["observe"]))
+                        observe=bool(opts["observe"]), security=security)
     timeout_ms = int(opts["timeout"] * 1000)
     results = state["results"]
     while True:

@@ -2,6 +2,14 @@
 
 Runs on the unix-port MicroPython and on CPython:
   micropython tools/coapd.py [--bind HOST:PORT] [--period MS] [--duration S]
+                             [--oscore SPEC [--state FILE]]
+
+--oscore MASTER_SECRET:MASTER_SALT:SENDER_ID:RECIPIENT_ID[:ID_CONTEXT] (hex, as in
+tools/coap.py) adds one OSCORE context: requests protected with it are verified and
+answered protected (errors per RFC 8613 section 8.2; after a restart the first request
+gets a 4.01 with Echo, B.1.2); unprotected requests are still served. --state FILE
+keeps the server's sequence number (default ~/.cache/mpy-lwm2m-c2c/coapd-oscore.json);
+use one state file per running process. Keys are never printed.
 
 Resources:
   /hello    GET: a short text
@@ -18,12 +26,14 @@ ROOT = __file__.rsplit("tools/", 1)[0] or "."
 if sys.implementation.name != "micropython":
     sys.path.insert(0, ROOT + "/tools/shims")
 sys.path.insert(0, ROOT + "/lib")
+sys.path.append(ROOT + "/tools")
 
 from coap.numbers import CONTENT, CHANGED, CREATED, DELETED, TEXT_PLAIN
 from coap.endpoint import Endpoint
 from coap.server import Site, reply
 from transport.udp import UdpTransport
 from transport.runner import Runner, now_ms
+from oscore_cli import default_state, parse_oscore, security_context
 
 BIG = b"".join(b"%04d 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV\n"
                % i for i in range(64))
@@ -78,7 +88,8 @@ def parse_bind(text):
 
 
 def parse_args(argv):
-    opts = {"bind": ("127.0.0.1", 5683), "period": 1000, "duration": None}
+    opts = {"bind": ("127.0.0.1", 5683), "period": 1000, "duration": None,
+            "oscore": None, "state": None}
     i = 0
     while i < len(argv):
         if i + 1 >= len(argv):
@@ -90,17 +101,27 @@ def parse_args(argv):
             opts["period"] = int(value)
         elif name == "--duration":
             opts["duration"] = float(value)
+        elif name == "--oscore":
+            opts["oscore"] = parse_oscore(value)
+        elif name == "--state":
+            opts["state"] = value
         else:
             raise ValueError("unknown option: %s" % name)
         i += 2
     if opts["period"] <= 0:
         raise ValueError("--period must be positive")
+    if opts["state"] is not None and opts["oscore"] is None:
+        raise ValueError("--state needs --oscore")
     return opts
 
 
 def main(argv):
     try:
         opts = parse_args(argv)
+        ctx = None
+        if opts["oscore"] is not None:
+            ctx = security_context(opts["oscore"], opts["state"] or
+                                   default_state("coapd-oscore.json"))
         transport = UdpTransport(opts["bind"])
     except (ValueError, OSError) as e:
         print("coapd.py: error: %s" % e)
@@ -112,6 +133,9 @@ def main(argv):
     site.add("counter", counter)
     site.add("big", Text(BIG))
     site.add("store", Store())
+    if ctx is not None:
+        from oscore.secure import SecureHandler
+        endpoint.handler = SecureHandler(site.handle, [ctx]).handle
     runner = Runner(transport, endpoint)
     host, port = transport.local_address()
     print("listening on %s:%d" % (host, port))
