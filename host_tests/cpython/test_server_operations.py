@@ -98,6 +98,15 @@ def test_unknown_resource_in_tlv_decodes_as_opaque():
     assert result.records == [((3, 0, 99), b"\x01\x02")]
 
 
+def test_unknown_resources_in_other_formats_still_decode():
+    from lwm2m.formats import senml_json
+    radio, server, node, dev = setup()
+    node.add("9999/0/1", Canned(get=(CONTENT, b"7", TEXT_PLAIN)))
+    assert dev.read("/9999/0/1").wait().records == [((9999, 0, 1), "7")]
+    node.add("9999/0", Canned(get=(CONTENT, b'[{"bn":"/9999/0/","n":"1","v":7.5}]', SENML_JSON)))
+    assert dev.read("/9999/0").wait().records == [((9999, 0, 1), 7.5)]
+
+
 # -- Discover ---------------------------------------------------------------------------
 
 def test_discover_sends_accept_link_format_and_parses_links():

@@ -41,6 +41,7 @@ class Seen:
         self.payload = bytes(msg.payload)
         self.token = bytes(msg.token)
         self.options = [(n, bytes(v)) for n, v in msg.options]
+        self.secure = getattr(msg, "security", None) is not None   # came through OSCORE
 
     def __repr__(self):
         return "<Seen %d %s q=%s cf=%s acc=%s obs=%s %r>" % (
@@ -84,8 +85,11 @@ class StandIn:
     tokens and MIDs. Attributes: `seen` (requests from the server),
     `responses` (answers to our own requests, (response, error) pairs)."""
 
-    def __init__(self, radio, addr=("node1", 5683), seed=11, server=SERVER):
+    def __init__(self, radio, addr=("node1", 5683), seed=11, server=SERVER, oscore=None):
+        """`oscore`: an oscore SecurityContext shared with the server; then
+        our requests are protected with it and the server's requests must be."""
         self.radio = radio
+        self.oscore = oscore
         self.addr = addr
         self.server = server
         self.endpoint = Endpoint(None, rand=seeded_rand(seed))
@@ -100,6 +104,9 @@ class StandIn:
             self.seen.append(Seen(request))
             return inner(request, peer, now_ms)
         self.endpoint.handler = handler
+        if oscore is not None:
+            from oscore.secure import SecureHandler
+            self.endpoint.handler = SecureHandler(handler, [oscore], seeded_rand(seed + 1)).handle
         self.endpoint.transport = radio.attach(addr, self)
 
     # engine interface for the radio
@@ -118,9 +125,10 @@ class StandIn:
         self.radio.wake(self.addr)
 
     # -- requests of our own -------------------------------------------------------
-    def request(self, code, path, query=(), payload=b"", content_format=None):
-        """Send a CON request to the server; run the radio until it is
-        answered; return the response (None on timeout)."""
+    def request(self, code, path, query=(), payload=b"", content_format=None, secure=True):
+        """Send a CON request to the server (protected when we have an OSCORE
+        context and `secure`); run the radio until it is answered; return the
+        response (None on timeout)."""
         msg = Message(CON, code, payload=payload)
         msg.set_path(path)
         for q in query:
@@ -132,7 +140,11 @@ class StandIn:
         def done(response, error):
             box.append((response, error))
             self.responses.append((response, error))
-        self.client.request(self.server, msg, done, self.radio.now_ms)
+        protection = None
+        if self.oscore is not None and secure:
+            from oscore.secure import Protection
+            protection = Protection(self.oscore)
+        self.client.request(self.server, msg, done, self.radio.now_ms, security=protection)
         self.radio.wake(self.addr)
         self.radio.run_while(lambda: not box, 300000)
         return box[0][0] if box else None
@@ -146,16 +158,17 @@ class StandIn:
             self.location = "/" + "/".join(response.location_path())
         return response
 
-    def update(self, query=(), payload=b"", location=None, content_format=None):
+    def update(self, query=(), payload=b"", location=None, content_format=None, secure=True):
         if payload and content_format is None:
             content_format = LINK_FORMAT
-        return self.request(POST, location or self.location, query, payload, content_format)
+        return self.request(POST, location or self.location, query, payload, content_format,
+                            secure)
 
-    def deregister(self, location=None):
-        return self.request(DELETE, location or self.location)
+    def deregister(self, location=None, secure=True):
+        return self.request(DELETE, location or self.location, secure=secure)
 
-    def send(self, payload, content_format):
-        return self.request(POST, "/dp", (), payload, content_format)
+    def send(self, payload, content_format, secure=True):
+        return self.request(POST, "/dp", (), payload, content_format, secure)
 
 
 def network(seed=1, delay_ms=5, nodes=("node1",), **link):

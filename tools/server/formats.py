@@ -89,7 +89,10 @@ def encode(cf, records, base, type_of=None):
 
 def decode(cf, payload, base, type_of):
     """(records, error): the records of a response payload, or None and a
-    reason. A resource whose type nobody described is decoded as opaque."""
+    reason. Resources whose type nobody described are tried as each of a few
+    types in turn (text/plain: string first; otherwise opaque first -- raw
+    bytes are the honest reading of an unknown TLV value), the same type for
+    all unknown resources of the payload; the first that decodes wins."""
     try:
         m = codec(cf)
     except FormatUnavailable as e:
@@ -98,16 +101,18 @@ def decode(cf, payload, base, type_of):
     try:
         return list(m.decode(payload, base, type_of)), None
     except Exception as first:          # a client sent garbage: report, never crash
-        try:
-            from lwm2m.formats import types
-            opaque = types.OPAQUE
-        except ImportError:
-            return None, "cannot decode %s: %s" % (label(cf), first)
-
-        def lenient(path):
+        error = first
+    try:
+        from lwm2m.formats import types
+    except ImportError:
+        return None, "cannot decode %s: %s" % (label(cf), error)
+    order = (types.STRING, types.OPAQUE) if cf == TEXT_PLAIN else (types.OPAQUE, types.STRING)
+    for fallback in order + (types.FLOAT, types.INTEGER, types.BOOLEAN, types.OBJLNK):
+        def lenient(path, fallback=fallback):
             t = type_of(path)
-            return opaque if t is None else t
+            return fallback if t is None else t
         try:
             return list(m.decode(payload, base, lenient)), None
-        except Exception as e:
-            return None, "cannot decode %s: %s" % (label(cf), e)
+        except Exception:
+            pass
+    return None, "cannot decode %s: %s" % (label(cf), error)
