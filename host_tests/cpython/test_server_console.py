@@ -1,7 +1,6 @@
 """tools/server console and command line: commands on the fake radio against
 the stand-in client, `--script` over loopback UDP against a stand-in on a real
 socket, and command-line errors."""
-import os
 import subprocess
 import sys
 import threading
@@ -9,7 +8,7 @@ import threading
 import pytest
 
 from coap.numbers import (CONTENT, CREATED, CHANGED, TEXT_PLAIN, LWM2M_TLV, LINK_FORMAT, POST,
-                          PUT, GET, DELETE, SENML_JSON, LOCATION_PATH)
+                          PUT, GET, DELETE, LOCATION_PATH)
 from coap.server import reply
 from host_tests.support.lwm2m_standin import network, Canned
 from host_tests.cpython.procs import ROOT, free_port
@@ -213,7 +212,7 @@ def test_interactive_stdin_and_duration():
 class UdpStandIn:
     """The stand-in's resources on a real UDP socket, run by a thread."""
 
-    def __init__(self, server_port):
+    def __init__(self, server_port, ep="udpnode", oscore=None):
         from coap.endpoint import Endpoint
         from coap.client import Client
         from coap.server import Site
@@ -235,8 +234,13 @@ class UdpStandIn:
             self.seen.append((request.code, request.path_str(), bytes(request.payload)))
             return inner(request, peer, t)
         self.endpoint.handler = handler
+        self.protection = None
+        if oscore is not None:
+            from oscore.secure import SecureHandler, Protection
+            self.endpoint.handler = SecureHandler(handler, [oscore]).handle
+            self.protection = Protection(oscore)
         msg = Message(CON, POST).set_path("/rd")
-        for q in ("ep=udpnode", "lt=60", "lwm2m=1.1", "b=U"):
+        for q in ("ep=" + ep, "lt=60", "lwm2m=1.1", "b=U"):
             msg.add(URI_QUERY, q)
         msg.add(CONTENT_FORMAT, LINK_FORMAT)
         msg.payload = b'</>;ct="0 11542",</3/0>,</3303/0>'
@@ -251,7 +255,8 @@ class UdpStandIn:
     def start(self):
         def loop():
             self.client.request(self.server, self.register_msg,
-                                lambda r, e: self.registered.append(r), self.now_ms())
+                                lambda r, e: self.registered.append(r), self.now_ms(),
+                                security=self.protection)
             self.runner.run(lambda: self.stop, 30000)
         self.thread = threading.Thread(target=loop, daemon=True)
         self.thread.start()
@@ -313,3 +318,50 @@ def test_script_with_a_failing_command_exits_1(tmp_path):
     r = cli("--bind", "127.0.0.1:0", "--script", str(script))
     assert r.returncode == 1
     assert "error: nobody is not registered" in r.stdout
+
+
+SECRET_HEX = "0102030405060708090a0b0c0d0e0f10"
+SALT_HEX = "9e7ca92223786340"
+
+
+def test_script_with_an_oscore_client_over_loopback_udp(tmp_path):
+    from oscore.context import SecurityContext
+    port = free_port()
+    state = tmp_path / "state.json"
+    script = tmp_path / "session.txt"
+    script.write_text("wait secnode 10\nlist\nread secnode /3/0/0 tlv\n")
+    spec = "%s:%s:02:01" % (SECRET_HEX, SALT_HEX)
+    proc = subprocess.Popen([PY, "-m", "tools.server", "--bind", "127.0.0.1:%d" % port,
+                             "--oscore", spec, "--state", str(state),
+                             "--script", str(script), "--timeout", "20"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    ctx = SecurityContext(bytes.fromhex(SECRET_HEX), b"\x01", b"\x02",
+                          bytes.fromhex(SALT_HEX))
+    node = UdpStandIn(port, ep="secnode", oscore=ctx)
+    node.add("3/0/0", Canned(get=(CONTENT, TLV_MANUFACTURER, LWM2M_TLV)))
+    import time
+    time.sleep(0.3)
+    node.start()
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        node.close()
+    assert proc.returncode == 0, out + err
+    assert "sec=oscore" in out
+    assert '> read secnode /3/0/0 tlv\n2.05 Content\n  /3/0/0 = "Open Mobile Alliance"' in out
+    assert SECRET_HEX not in out + err and SALT_HEX not in out + err
+    saved = state.read_text()
+    assert SECRET_HEX not in saved and "oscore." in saved     # sequence numbers only
+
+
+@pytest.mark.parametrize("args", [
+    ["--oscore", "zz:00:01:02"], ["--oscore", "0102:00:01"], ["--state", "/tmp/x.json"],
+    ["--oscore", "0102:00:01:02", "--oscore", "0304:00:03:02"],     # one Recipient ID twice
+])
+def test_bad_oscore_arguments(args, tmp_path):
+    extra = [] if "--state" in args else ["--state", str(tmp_path / "s.json")]
+    r = cli("--bind", "127.0.0.1:0", "--headless", "--duration", "0.2", *(args + extra))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("server: error: ")
+    assert "0102" not in r.stderr and "0304" not in r.stderr

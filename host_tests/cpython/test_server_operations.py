@@ -7,11 +7,11 @@ import pytest
 from coap.numbers import (CON, GET, PUT, POST, DELETE, CONTENT, CHANGED, CREATED, DELETED,
                           NOT_FOUND, BAD_REQUEST, FORBIDDEN, UNSUPPORTED_CONTENT_FORMAT,
                           METHOD_NOT_ALLOWED, TEXT_PLAIN, OCTET_STREAM, LINK_FORMAT,
-                          SENML_JSON, SENML_CBOR, LWM2M_TLV, LWM2M_CBOR, OBSERVE,
+                          SENML_JSON, SENML_CBOR, LWM2M_TLV, LWM2M_CBOR,
                           LOCATION_PATH)
 from coap.server import reply
 from host_tests.support.lwm2m_standin import network, Canned
-from tools.server.operations import NotRegistered, Result, parse_path, to_records
+from tools.server.operations import NotRegistered, parse_path, to_records
 
 TLV_MANUFACTURER = b"\xc8\x00\x14Open Mobile Alliance"
 OBJECTS = b'</>;ct="60 110 112 11542",</1/0>,</3/0>,</3303/0>'
@@ -234,15 +234,6 @@ def test_execute_with_and_without_arguments():
 
 
 # -- Create / Delete ----------------------------------------------------------------------
-
-def _created(location):
-    def answer():
-        msg = reply(CREATED)
-        for seg in location:
-            msg.add(LOCATION_PATH, seg)
-        return (msg.code, b"", None)
-    return answer
-
 
 class Creator:
     """POST answers 2.01 with a Location-Path."""

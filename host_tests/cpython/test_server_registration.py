@@ -3,8 +3,8 @@
 time; plus the link-format parser it relies on."""
 import pytest
 
-from coap.numbers import (POST, GET, PUT, DELETE, CREATED, CHANGED, DELETED, CONTENT,
-                          BAD_REQUEST, NOT_FOUND, METHOD_NOT_ALLOWED, FORBIDDEN,
+from coap.numbers import (GET, PUT, DELETE, CREATED, CHANGED, DELETED, CONTENT,
+                          BAD_REQUEST, NOT_FOUND, METHOD_NOT_ALLOWED,
                           PRECONDITION_FAILED, LINK_FORMAT, TEXT_PLAIN)
 from host_tests.support.lwm2m_standin import network
 from tools.server import linkformat

@@ -1,6 +1,7 @@
 """Command line of the reference LwM2M server.
 
 usage: python -m tools.server [--bind HOST:PORT] [--script FILE] [--headless]
+                              [--oscore SPEC]... [--state FILE]
                               [--objects DIR] [--timeout SECONDS]
                               [--duration SECONDS] [--log LEVEL]
   (or: python tools/server/main.py ...)
@@ -12,6 +13,14 @@ usage: python -m tools.server [--bind HOST:PORT] [--script FILE] [--headless]
                       out, 1 otherwise ('-' reads them from stdin)
   --headless          no console: serve and print events until SIGINT/SIGTERM
                       or --duration
+  --oscore SPEC       accept clients protected with this OSCORE context, seen
+                      from the server: MASTER_SECRET:MASTER_SALT:SENDER_ID:
+                      RECIPIENT_ID[:ID_CONTEXT] (hex); once per client. A client
+                      that registers under it is bound to it, and everything the
+                      server sends it is protected with it. Keys are never printed.
+  --state FILE        where the sender sequence numbers of the --oscore contexts
+                      are kept (RFC 8613 B.1.1; no keys; default
+                      ~/.cache/mpy-lwm2m-c2c/server-oscore.json)
   --objects DIR       folder of OMA object XML (default: ../shared/lwm2m-objects
                       beside the repo, else lib/lwm2m/defs.py)
   --timeout SECONDS   how long a console command waits for its answer
@@ -71,9 +80,11 @@ def _positive(name, text, zero_ok=False):
 
 def parse_args(argv):
     opts = {"bind": ("0.0.0.0", 5683), "script": None, "headless": False,
-            "objects": None, "timeout": 100.0, "duration": None, "log": "warning"}
+            "objects": None, "timeout": 100.0, "duration": None, "log": "warning",
+            "oscore": [], "state": None}
     i = 0
-    takes = ("--bind", "--script", "--objects", "--timeout", "--duration", "--log")
+    takes = ("--bind", "--script", "--objects", "--timeout", "--duration", "--log",
+             "--oscore", "--state")
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
@@ -103,6 +114,14 @@ def parse_args(argv):
             opts["timeout"] = _positive(arg, value)
         elif arg == "--duration":
             opts["duration"] = _positive(arg, value)
+        elif arg == "--oscore":
+            from tools.oscore_cli import parse_oscore
+            try:
+                opts["oscore"].append(parse_oscore(value))
+            except ValueError as e:         # the reason never repeats key material
+                raise UsageError(str(e))
+        elif arg == "--state":
+            opts["state"] = value
         elif arg == "--log":
             if value.lower() not in LEVELS:
                 raise UsageError("--log is one of %s" % ", ".join(LEVELS))
@@ -110,7 +129,19 @@ def parse_args(argv):
         i += 2
     if opts["script"] and opts["headless"]:
         raise UsageError("--script and --headless exclude each other")
+    if opts["state"] is not None and not opts["oscore"]:
+        raise UsageError("--state needs --oscore")
     return opts
+
+
+def oscore_contexts(specs, state):
+    """SecurityContexts for the --oscore specs, their sequence numbers kept in
+    one state file (one FileStore shared by all, so none overwrites another)."""
+    from oscore.context import SecurityContext
+    from tools.oscore_cli import FileStore, default_state
+    store = FileStore(state or default_state("server-oscore.json"))
+    return [SecurityContext(s["secret"], s["sid"], s["rid"], s["salt"], s["idctx"],
+                            store=store) for s in specs]
 
 
 def _out(line):
@@ -135,6 +166,11 @@ def main(argv):
         sys.stderr.write("server: error: cannot load objects: %s\n" % e)
         return 2
     try:
+        contexts = oscore_contexts(opts["oscore"], opts["state"]) if opts["oscore"] else []
+    except (OSError, ValueError) as e:
+        sys.stderr.write("server: error: %s\n" % e)
+        return 2
+    try:
         transport = UdpTransport(opts["bind"])
     except (OSError, ValueError) as e:
         sys.stderr.write("server: error: cannot bind %s:%d: %s\n"
@@ -146,6 +182,13 @@ def main(argv):
     signal.signal(signal.SIGTERM, stop)
 
     server = Server(transport, objects=objects)
+    if contexts:
+        try:
+            server.enable_oscore(contexts)
+        except ValueError as e:             # two contexts with one Recipient ID
+            transport.close()
+            sys.stderr.write("server: error: --oscore: %s\n" % e)
+            return 2
     driver = UdpDriver(server, transport)
     console = Console(server, _out, int(opts["timeout"] * 1000))
     host, port = transport.local_address()

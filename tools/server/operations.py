@@ -16,7 +16,7 @@ client is reached over NoSec or OSCORE.
 """
 from coap.numbers import (CON, GET, PUT, POST, DELETE, ACCEPT, CONTENT_FORMAT,
                           OBSERVE, URI_QUERY, LOCATION_PATH, LINK_FORMAT,
-                          TEXT_PLAIN, code_text)
+                          TEXT_PLAIN, LWM2M_TLV, code_text)
 from coap.message import Message
 from coap.endpoint import TIMEOUT, RESET
 from coap.client import copy_request
@@ -328,14 +328,12 @@ class Device:
         reg = self.registration
         cf = content_format
         if cf is None:
-            from coap.numbers import LWM2M_TLV
             cf = formats.default_format(reg.formats, False) if iid is not None else LWM2M_TLV
         if iid is not None:
             recs = to_records(path + (iid,), records) if isinstance(records, dict) \
                 else [(parse_path(p), v) for p, v in records]
             payload = formats.encode(cf, recs, path, self.server.objects.type_of)
         else:
-            from coap.numbers import LWM2M_TLV
             if cf != LWM2M_TLV:
                 raise ValueError("Create without an instance ID needs TLV")
             # resources only, no Object Instance TLV around them (§6.3.6)
