@@ -9,8 +9,9 @@ Built on this project's own CoAP core (lib/coap) and LwM2M content formats
                    the security seam (Channel, enable_oscore)
     registry.py    Registration, Registry, Register/Update parameter checks
     operations.py  Device (read, discover, write, write_attributes, execute,
-                   create, delete, observe, cancel_observation), Result,
-                   Pending, Observation
+                   create, delete, observe, cancel_observation): the exact
+                   request of each operation, decoding of the answer
+    results.py     Result, Pending (callback / wait()), Observation
     formats.py     content format names, codecs, default choice, decoding
     linkformat.py  CoRE link format: Register payloads, Discover answers
     objects.py     resource types from the OMA object XML (for decoding)
