@@ -35,3 +35,18 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Boards (boards/README.md). SERIAL is the board's serial port.
+#   make flash  SERIAL=/dev/ttyUSB0 CHIP=esp32 IMAGE=ESP32_GENERIC-v1.24.1.bin [FLASH_ARGS=--dry-run]
+#   make deploy SERIAL=/dev/ttyUSB0 BOARD=esp32 [DEPLOY_ARGS="--dry-run --config node.json"]
+SERIAL ?= /dev/ttyUSB0
+BOARD  ?= esp32
+CHIP   ?= esp32
+.PHONY: deploy flash
+
+deploy: $(STAMP)
+	$(PY) tools/deploy.py --port $(SERIAL) --board $(BOARD) $(DEPLOY_ARGS)
+
+flash: $(STAMP)
+	@test -n "$(IMAGE)" || { echo "make flash needs IMAGE=path/to/micropython.bin"; exit 2; }
+	$(PY) tools/flash.py --port $(SERIAL) --chip $(CHIP) $(IMAGE) $(FLASH_ARGS)
