@@ -10,7 +10,7 @@ from host_tests.support.check import raises
 from host_tests.support.wire import Wire
 from tools.sim.radio import Radio, Rng
 from coap.client import Client
-from coap.endpoint import Endpoint
+from coap.endpoint import SEPARATE, Endpoint
 from coap.message import Message, decode
 from coap.numbers import (BAD_OPTION, BAD_REQUEST, CHANGED, CON, CONTENT, ECHO, GET,
                           MAX_AGE, OBSERVE, OSCORE, POST, TEXT_PLAIN, UNAUTHORIZED,
@@ -456,3 +456,89 @@ def test_unknown_critical_inner_option_gets_a_protected_4_02():
     got, _ = _call(client, SERVER, _get().add(2049, b"x"), _context(CID, SID))
     assert got[0][0].code == BAD_OPTION and server.sensor.callers == []
     assert decode(radio.log[-1].data).has(OSCORE)
+
+
+# --- client side: what it accepts ------------------------------------------------------
+
+def _wired(inner=None):
+    """Client and server endpoints on a hand-driven wire; the server's OSCORE handler
+    wraps `inner` (default: a Site with the Sensor)."""
+    wire = Wire()
+    sctx = _context(SID, CID)
+    server_ep = Endpoint(wire.transport(SERVER), rand=_rng_bytes(1))
+    site = Site(server_ep)
+    sensor = Sensor()
+    site.add("temp", sensor)
+    guard = SecureHandler(inner or site.handle, [sctx])
+    server_ep.handler = guard.handle
+    client_ep = Endpoint(wire.transport(CLIENT), rand=_rng_bytes(2))
+    wire.attach(SERVER, server_ep)
+    wire.attach(CLIENT, client_ep)
+    return wire, client_ep, server_ep, site, sensor
+
+
+def _tamper(datagram):
+    data = bytearray(datagram)
+    data[-1] ^= 1                      # last byte of the tag
+    return bytes(data)
+
+
+def test_forged_notification_is_dropped_and_the_observation_goes_on():
+    wire, client_ep, server_ep, site, sensor = _wired()
+    seen = []
+    op = Client(client_ep).request(SERVER, _get(), lambda r, e: seen.append((r, e)), 0,
+                                   observe=True, security=Protection(_context(CID, SID)))
+    wire.deliver(0)
+    assert [bytes(r.payload) for r, e in seen] == [b"0"]
+    sensor.value = 1
+    site.changed("temp", 10)
+    src, dst, data = wire.queue.pop()
+    client_ep.receive(_tamper(data), src, 10)      # forged: dropped silently
+    sensor.value = 2
+    site.changed("temp", 20)
+    wire.deliver(20)
+    client_ep.receive(data, src, 30)               # genuine but older than "2": dropped
+    assert [bytes(r.payload) for r, e in seen] == [b"0", b"2"] and not op.done
+
+
+def test_first_response_failing_verification_is_an_error():
+    wire, client_ep, server_ep, site, sensor = _wired()
+    got = []
+    Client(client_ep).request(SERVER, _get(), lambda r, e: got.append((r, e)), 0,
+                              observe=True, security=Protection(_context(CID, SID)))
+    sent = []
+    wire.deliver(0, drop=lambda s, d, m: s == SERVER and not sent.append(m.to_bytes()))
+    client_ep.receive(_tamper(sent[0]), SERVER, 10)  # the genuine response, tampered
+    assert got == [(None, "OSCORE: Decryption failed")]
+    assert client_ep.pending() == 0                 # the observation is not left open
+
+
+def test_unprotected_success_response_to_a_protected_request_is_an_error():
+    def plain(request, peer, now_ms):
+        return reply(CONTENT, b"not protected")
+    wire, client_ep, server_ep, site, sensor = _wired()
+    server_ep.handler = plain                       # a server that ignores OSCORE
+    got = []
+    Client(client_ep).request(SERVER, _get(), lambda r, e: got.append((r, e)), 0,
+                              security=Protection(_context(CID, SID)))
+    wire.deliver(0)
+    assert got == [(None, "OSCORE: unprotected 2.05 response (not protected)")]
+
+
+def test_separate_response_is_protected_with_security_protect():
+    held = []
+
+    def later(request, peer, now_ms):
+        held.append((request, peer))
+        return SEPARATE
+    wire, client_ep, server_ep, site, sensor = _wired(later)
+    got = []
+    Client(client_ep).request(SERVER, _get(), lambda r, e: got.append((r, e)), 0,
+                              security=Protection(_context(CID, SID)))
+    wire.deliver(0)
+    assert not got and len(held) == 1
+    request, peer = held[0]
+    server_ep.send_response(peer, request, request.security.protect(
+        reply(CONTENT, b"later", TEXT_PLAIN)), 100)
+    wire.deliver(100)
+    assert got[0][0].code == CONTENT and bytes(got[0][0].payload) == b"later"

@@ -20,7 +20,8 @@ retry with Echo, the deregistration -- with `protect(msg) -> (outer, state)`,
 and verifies each response with `unprotect(response, state)`, which returns
 the inner response, None to drop it silently (an out-of-order notification),
 or raises ValueError: the operation then fails with str(error), except for a
-notification of a live observation, which is just dropped.
+notification of an observation that already delivered one, which is just
+dropped (a forgery must not end it).
 """
 from coap.numbers import CON, GET, OBSERVE, BLOCK1, BLOCK2, ECHO, UNAUTHORIZED
 from coap.message import Message
@@ -99,9 +100,13 @@ class Operation:
                 handler(None, "cannot protect request: %s" % e)
                 return None
 
+        delivered = False
+
         def on_response(response, error):
+            nonlocal delivered
             if response is not None and sec is not None:
-                live = out.observe == 0 and response.has(OBSERVE) and response.code < 128
+                live = (delivered and out.observe == 0 and response.has(OBSERVE)
+                        and response.code < 128)
                 try:
                     response = sec.unprotect(response, state)
                 except ValueError as e:
@@ -120,6 +125,7 @@ class Operation:
                 if self.observe and msg.observe == 0:
                     self.token = token
                 return
+            delivered = True
             handler(response, error)
         return ep.request(self.peer, out, on_response, now_ms)
 
@@ -191,6 +197,8 @@ class Operation:
 
     def _fail(self, error):
         self.done = True
+        if self.token is not None:           # an observation may still be open
+            self.client.endpoint.cancel(self.peer, self.token)
         self.callback(None, error)
 
 
