@@ -542,3 +542,58 @@ def test_separate_response_is_protected_with_security_protect():
         reply(CONTENT, b"later", TEXT_PLAIN)), 100)
     wire.deliver(100)
     assert got[0][0].code == CONTENT and bytes(got[0][0].payload) == b"later"
+
+
+def test_observe_registration_after_server_restart_goes_through_echo():
+    radio = _network(delay_ms=5)
+    sflash = Flash()
+    server = Node(radio, SERVER, [_context(SID, CID, sflash)], 10)
+    client = Node(radio, CLIENT, [], 20)
+    cctx = _context(CID, SID)
+    _call(client, SERVER, _get(), cctx)
+    server.down()
+    server = Node(radio, SERVER, [_context(SID, CID, sflash)], 30)
+    seen = []
+    op = client.client.request(SERVER, _get(), lambda r, e: seen.append(bytes(r.payload)),
+                               radio.now_ms, observe=True, security=Protection(cctx))
+    radio.wake(CLIENT)
+    radio.run_for(300)
+    for i in (1, 2):
+        server.sensor.value = i
+        server.site.changed("temp", radio.now_ms)
+        radio.wake(SERVER)
+        radio.run_for(200)
+    assert seen == [b"0", b"1", b"2"] and server.guard.challenges == 1
+    assert server.site.observers.find(CLIENT, "temp").request.token == op.token
+    op.cancel(radio.now_ms, deregister=True)      # with the retry's token
+    radio.wake(CLIENT)
+    radio.run_for(500)
+    assert len(server.site.observers) == 0
+
+
+def test_handler_adds_little_allocation_on_micropython():
+    """SecureHandler's own cost per request (beyond unprotect + protect) stays small."""
+    import sys
+    if sys.implementation.name != "micropython":
+        return
+    import gc
+    from oscore.protect import protect_response, unprotect_request
+    sctx, cctx = _context(SID, CID), _context(CID, SID)
+    guard = SecureHandler(lambda req, peer, now: reply(CONTENT, b"x" * 64), [sctx])
+
+    def wire():
+        outer, _ = protect_request(cctx, Message(CON, POST, 1, b"ab", b"y" * 64))
+        return decode(outer.to_bytes())
+
+    def bare(msg):
+        inner, ctx, binding = unprotect_request(guard.find, msg)
+        return protect_response(ctx, reply(CONTENT, b"x" * 64), binding)
+    used = []
+    for fn in (bare, lambda m: guard.handle(m, CLIENT, 0), bare,
+               lambda m: guard.handle(m, CLIENT, 0)):
+        msg = wire()
+        gc.collect()
+        before = gc.mem_alloc()
+        fn(msg)
+        used.append(gc.mem_alloc() - before)
+    assert used[3] - used[2] < 512, used
