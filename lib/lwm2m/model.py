@@ -8,6 +8,8 @@ operations and types against them; objects add behaviour by overriding
 `read()` (computed values), `written()` (actuators), `execute()` and
 `created()`/`deleted()`. Drivers and application code change values with
 `set()`, which tells the engine (observations) through `on_change`.
+A server's Write is checked with `validate()` for every value before the
+first one is stored (all-or-nothing), then stored with `write()`.
 
 Errors are `Error(code)` with a CoAP response code, raised towards the DM
 layer which answers with that code.
@@ -82,10 +84,14 @@ def check_type(flags, value):
 
 class LwObject:
     """Base of every object. Subclasses set `oid`, `table` (from lwm2m.defs)
-    and `multiple` (several instances allowed)."""
+    and `multiple` (several instances allowed); `version` is the object
+    version for the Register payload (None: the one in lwm2m.defs, else
+    "1.0"). An object whose instances cannot be created or deleted by a
+    server raises Error(4.05) from `create()`/`delete()`."""
     oid = 0
     table = b""
     multiple = True
+    version = None
 
     def __init__(self):
         self.instances = {}
@@ -150,6 +156,15 @@ class LwObject:
     def remove(self, iid, rid):
         self.instance(iid).pop(rid, None)
 
+    def get(self, iid, rid, default=None):
+        """The stored value of a resource, `default` when the instance or the
+        resource is absent (no computation, no error: for the engine's own
+        reads of configuration objects)."""
+        inst = self.instances.get(iid)
+        if inst is None:
+            return default
+        return inst.get(rid, default)
+
     def set(self, iid, rid, value):
         """Update a value from the device side (drivers, application);
         observers hear of it only when it really changed."""
@@ -166,6 +181,12 @@ class LwObject:
     def defaults(self, iid):
         """Initial values of a new instance."""
         return {}
+
+    def validate(self, iid, rid, value):
+        """Raise Error(4.00) unless a server may store `value` (a dict
+        riid -> value for a multiple resource) in `rid`; called for every
+        value of a Write or Create before anything is stored."""
+        pass
 
     def written(self, iid, rid, value):
         pass
