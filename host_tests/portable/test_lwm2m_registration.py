@@ -208,6 +208,7 @@ def test_disable_deregisters_and_comes_back_after_the_timeout():
     radio.run_for(1000)
     assert server.kinds() == ["register", "deregister"]
     assert node.status()[101] == "disabled"
+    assert server.call(GET, "/3/0/0", peer=NODE).code == 0x80 | 1   # ignored: 4.01
     t = server.events[-1][1]
     radio.run_for(310 * 1000)
     assert server.kinds() == ["register", "deregister", "register"]

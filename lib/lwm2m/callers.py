@@ -8,7 +8,9 @@ request came through, None without OSCORE). The two built in:
 - an LwM2M Server account: through the context of the OSCORE instance its
   Security instance links (resource 17); a NoSec account without OSCORE by
   source address == its resolved server URI. An OSCORE account is never
-  matched by address alone. While a bootstrap runs, no server is.
+  matched by address alone. While a bootstrap runs, no server is; nor is a
+  server that Disabled us (1/x/4: "the LwM2M Client MUST ... ignore all the
+  messages from the LwM2M Server for the period").
 - the Bootstrap-Server account, the same way.
 The C2C extension appends a resolver for peers (objects 11000-11002).
 
@@ -22,6 +24,7 @@ oscore.secure.SecureHandler is built on the first OSCORE request and holds
 every context in use (a context built later is added to it).
 """
 from lwm2m import accounts
+from lwm2m.registration import DISABLED
 
 
 class ServerCaller:
@@ -119,6 +122,9 @@ class Callers:
             return None                 # servers wait while we are bootstrapped
         for acc in eng.accounts().values():
             if self.matches(acc, peer, security):
+                reg = eng.registrar.regs.get(acc.ssid)
+                if reg is not None and reg.state == DISABLED:
+                    return None
                 return ServerCaller(eng.access, acc)
         return None
 
