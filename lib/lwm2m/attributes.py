@@ -33,10 +33,15 @@ each with the attributes attached there for this server; a Resource target
 also shows what it inherits from its instance and object (the TS example
 `</3/0/7>;dim=8;pmin=10;pmax=60;gt=50;lt=42.2`). A multiple resource carries
 `dim=` (its number of instances); an Object whose version is not 1.0 `ver=`.
+
+`write_request()` and `discover_request()` answer the engine's requests
+(through lwm2m.observe.Reporter) with a response Message.
 """
 from micropython import const
-from coap.numbers import BAD_REQUEST, NOT_FOUND, SERVICE_UNAVAILABLE
-from lwm2m.model import Error, MULTIPLE, type_of
+from coap.numbers import (BAD_REQUEST, NOT_FOUND, SERVICE_UNAVAILABLE,
+                          UNAUTHORIZED, CONTENT, CHANGED, LINK_FORMAT)
+from coap.server import reply
+from lwm2m.model import Error, MULTIPLE, type_of, parse_path
 from lwm2m.formats import types
 from lwm2m.formats.types import FormatError
 from lwm2m.formats.numtext import parse_int, parse_float
@@ -53,11 +58,11 @@ NAMES = (PMIN, PMAX, GT, LT, ST, EPMIN, EPMAX)
 _PERIODS = (PMIN, PMAX, EPMIN, EPMAX)
 _NUMERIC = (types.INTEGER, types.UNSIGNED, types.FLOAT)
 STORE_KEY = "attrs"
-_READ = const(1)             # dm.READ: Read, Observe, Discover and
-                             # Write-Attributes all need the Read right (§7.3)
+_READ = const(1)             # dm.READ: Read, Observe, Write-Attributes (§7.3)
+_DISCOVER = const(0)         # lwm2m.access.DISCOVER: no ACL bit of its own
 _RES_DEFAULT_PMIN = const(2)
 _RES_DEFAULT_PMAX = const(3)
-_MAX_PERIOD = const(0x7FFFFFFF)
+_MAX_PERIOD = 2147483647      # seconds; a plain int (not a small int on 32-bit)
 
 
 def parse_query(query):
@@ -241,6 +246,29 @@ class Attributes:
         if changed:
             self.save()
 
+    # -- requests (the engine's hook: lwm2m.observe.Reporter) ----------------------
+    def write_request(self, model, caller, path, request):
+        """Write-Attributes: PUT with Uri-Query only -> 2.04 or the error."""
+        try:
+            path = parse_path(request.path()) if path is None else path
+            check_access(caller, path)
+            rtype = resource_type(model, path)
+            self.write(_key(caller), path, request.query(), rtype)
+            return reply(CHANGED)
+        except Error as e:
+            return reply(e.code)
+
+    def discover_request(self, model, caller, path, request):
+        """Discover: GET with Accept 40 -> 2.05 link-format or the error."""
+        try:
+            path = parse_path(request.path()) if path is None else path
+            check_access(caller, path, _DISCOVER)
+            links = self.discover(model, _key(caller), path,
+                                  parse_depth(request.query()), caller)
+            return reply(CONTENT, link.encode(links), LINK_FORMAT)
+        except Error as e:
+            return reply(e.code)
+
     # -- Discover --------------------------------------------------------------
     def discover(self, model, key, path, depth=None, caller=None):
         """[(path, [(name, value)])] for a Discover of `path` (a tuple of
@@ -322,9 +350,14 @@ def _instances(obj, iid, rid, flags):
     return value if isinstance(value, dict) else {}
 
 
-def encode_links(links):
-    """[(path, pairs)] -> application/link-format bytes."""
-    return link.encode(links)
+def check_access(caller, path, op=_READ):
+    """Error 4.01 unless `caller` has right `op` on the path's instance."""
+    if not caller.allowed(op, path[0], path[1] if len(path) > 1 else None):
+        raise Error(UNAUTHORIZED, "access denied")
+
+
+def _key(caller):
+    return getattr(caller, "key", None)
 
 
 def parse_depth(query):

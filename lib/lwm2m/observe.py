@@ -3,20 +3,13 @@ Storing When Disabled or Offline (OMA-TS-LightweightM2M_Core V1.1 §6.4,
 RFC 7641), plus the engine's entry points for Discover and Write-Attributes
 (lwm2m.attributes) and Send (lwm2m.send).
 
-`Reporter` is the hook object the engine routes to:
-    observe(caller, peer, request, now_ms) -> response   GET with Observe 0/1
-    discover(caller, path, request) -> response          GET, Accept 40
-    write_attributes(caller, path, request) -> response  PUT with Uri-Query only
-    changed(oid, iid, rid)       a value changed (rid None: instance created or
-                                 deleted); only marks observations dirty
-    step(now_ms) -> deadline     evaluates, builds and sends notifications
-    set_online(key, online)      the server is (un)reachable / (de)registered
-    cancel_server(key)           drop a server's observations (re-/de-register)
-    send(caller, peer, paths, callback, now_ms, security=None)   LwM2M Send
-`caller` is the engine's: `allowed(op, oid, iid)`, `key` (stable, JSON-able:
-the Short Server ID) and `account` ((1, iid) or (11001, iid): its Server or
-Client object instance, for Default Min/Max Period 2/3, Notification Storing
-6 and Mute Send 23), all optional but `allowed`.
+`Reporter(engine)` (or `Reporter(model, endpoint, ...)`) is the engine's
+reporting hook, with the interface lwm2m.reporting describes: observe(),
+discover(), write_attributes(), changed() (only marks observations dirty),
+step(), set_online(key, online), cancel_server(key) and send(). A caller has
+`allowed(op, oid, iid)`, `key` (the Short Server ID) and `account` ((1, iid)
+or (11001, iid): Default Min/Max Period 2/3, Notification Storing 6, Mute
+Send 23 are read there); `key` and `account` are optional.
 
 Observations: one per (server key, path), at most `max_observations` (default
 8) in all. A registration beyond that gets the value without Observe (RFC
@@ -54,9 +47,8 @@ Unix time in seconds or None when unknown) stored notifications in SenML
 formats carry their time.
 """
 from micropython import const
-from coap.numbers import (CON, NON, CONTENT, CHANGED, OBSERVE, LINK_FORMAT,
-                          NOT_FOUND, UNAUTHORIZED, NOT_ACCEPTABLE, TEXT_PLAIN,
-                          OCTET_STREAM, SENML_JSON, SENML_CBOR)
+from coap.numbers import (CON, NON, CONTENT, OBSERVE, NOT_FOUND, NOT_ACCEPTABLE,
+                          TEXT_PLAIN, OCTET_STREAM, SENML_JSON, SENML_CBOR)
 from coap.message import Message
 from coap.endpoint import RESET, TIMEOUT
 from coap.server import reply
@@ -64,12 +56,9 @@ from coap import block
 from lwm2m.model import Error, parse_path
 from lwm2m.dm import choose_format
 from lwm2m.formats import codec
-from lwm2m.attributes import (Attributes, account_defaults, parse_depth,
-                              resource_type, encode_links,
+from lwm2m.attributes import (Attributes, account_defaults, check_access,
                               PMIN, PMAX, GT, LT, ST, EPMIN, EPMAX)
 
-_READ = const(1)                  # dm.READ: Read, Observe, Write-Attributes
-_DISCOVER = const(0)              # lwm2m.access.DISCOVER (no ACL bit)
 _SEQ_MASK = const(0xFFFFFF)
 _DAY_MS = const(86400000)
 _RES_STORING = const(6)
@@ -154,7 +143,7 @@ class Reporter:
         self.max_szx = max_szx
         self.clock = clock
         self.observations = []
-        self.stored = {}            # key -> [[obs, msg, ...]] oldest first
+        self.stored = {}            # key -> [(obs, payload)] oldest first
         self._offline = set()
         self._flushing = set()      # keys with a stored CON in flight
         self._seq = 0
@@ -166,7 +155,7 @@ class Reporter:
         """GET with Observe: register (0) or deregister (1), answer like Read."""
         try:
             path = parse_path(request.path())
-            _check(caller, path)
+            check_access(caller, path)
             key = _key(caller, peer)
             if request.observe == 1:
                 self._remove(self.find(key, path))
@@ -184,25 +173,10 @@ class Reporter:
         return response
 
     def discover(self, caller, path, request):
-        try:
-            path = parse_path(request.path()) if path is None else path
-            _check(caller, path, _DISCOVER)
-            depth = parse_depth(request.query())
-            links = self.attributes.discover(self.model, _key(caller, None), path,
-                                             depth, caller)
-            return reply(CONTENT, encode_links(links), LINK_FORMAT)
-        except Error as e:
-            return reply(e.code)
+        return self.attributes.discover_request(self.model, caller, path, request)
 
     def write_attributes(self, caller, path, request):
-        try:
-            path = parse_path(request.path()) if path is None else path
-            _check(caller, path)
-            rtype = resource_type(self.model, path)
-            self.attributes.write(_key(caller, None), path, request.query(), rtype)
-            return reply(CHANGED)
-        except Error as e:
-            return reply(e.code)
+        return self.attributes.write_request(self.model, caller, path, request)
 
     def send(self, caller, peer, paths, callback, now_ms, security=None):
         """LwM2M Send of the values at `paths` to the server `caller` (see
@@ -476,11 +450,6 @@ def encode(model, records, path, cf):
 def _key(caller, peer):
     key = getattr(caller, "key", None)
     return peer if key is None else key
-
-
-def _check(caller, path, op=_READ):
-    if not caller.allowed(op, path[0], path[1] if len(path) > 1 else None):
-        raise Error(UNAUTHORIZED, "access denied")
 
 
 def _earlier(a, b):
