@@ -1,8 +1,14 @@
 """The LwM2M 1.1 client engine: sans-IO, like the CoAP layer below it.
 
-    node = Client("node-1", [Security(), Server(), AccessControlObject(),
-                             Oscore(), device, temperature, ...],
-                  transport, store=FileStore("/state"))
+    sec, srv = Security(), Server()        # factory configuration, used
+    sec.add("coap://[::1]:5683", ssid=1)   # only while the store holds none
+    srv.add(1, lifetime=300)
+    node = Client("node-1", [sec, srv, AccessControlObject(), Oscore(),
+                             device, temperature, ...],
+                  transport, store=FileStore("/state"),
+                  resolve=transport.udp.resolve_peer,
+                  reporting=lambda e: Reporter(e.model, e.endpoint,
+                                               store=e.store, client=e.client))
     node.receive(datagram, peer, now_ms)   # what arrived
     node.step(now_ms) -> next deadline ms  # do what is due
     node.deregister_all(now_ms)            # on SIGINT/SIGTERM, then step

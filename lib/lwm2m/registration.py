@@ -6,9 +6,11 @@ state machine per LwM2M Server account, all driven by the engine's step().
   is kept and persisted (store key "reg.<ssid>") with what was sent.
 - Update (§6.2.2): `POST <location>` with only the parameters that changed
   (lt, b) and the link payload only when the objects/instances changed.
-  Sent before the lifetime expires, at lifetime - MAX_TRANSMIT_WAIT, or at
-  half the lifetime when that is shorter than twice MAX_TRANSMIT_WAIT (as
-  Wakaama's registration_step does; the TS only says "before"); and at once
+  Sent before the lifetime expires (the TS only says "before"): at lifetime -
+  MAX_TRANSMIT_WAIT like Wakaama's registration_step, so even an Update that
+  needs every CoAP retransmission arrives in time; but at half the lifetime
+  when the lifetime is under twice MAX_TRANSMIT_WAIT (Wakaama switches only
+  under one MAX_TRANSMIT_WAIT, which for 100 s refreshes every 7 s); and at once
   on a Registration Update Trigger (1/x/8), a Lifetime/Binding write, a
   Create/Delete, or `address_changed()`. A 4.04 means the server forgot us:
   Register again (§6.2.2); any other failure also falls back to Register.
