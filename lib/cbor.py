@@ -227,8 +227,9 @@ def _half(h):
     return -v if h & 0x8000 else v
 
 
-def _text(b):
-    """Decode UTF-8 strictly on both ports (MicroPython lets overlongs and surrogates pass)."""
+def decode_utf8(b):
+    """Decode UTF-8 strictly on both ports (MicroPython lets overlong forms,
+    surrogates and code points above U+10FFFF pass); ValueError otherwise."""
     s = str(b, "utf-8")
     if len(s) != len(b):
         n = 0
@@ -296,14 +297,14 @@ class _Decoder:
         if major in (2, 3):
             if n is not None:
                 b = bytes(self.take(n))
-                return b if major == 2 else _text(b)
+                return b if major == 2 else decode_utf8(b)
             parts = []
             while not self.at_break():
                 m, _, n = self.head()
                 if m != major or n is None:
                     raise ValueError("bad chunk in indefinite-length string")
                 b = bytes(self.take(n))
-                parts.append(b if major == 2 else _text(b))
+                parts.append(b if major == 2 else decode_utf8(b))
             return (b"" if major == 2 else "").join(parts)
         if major == 7:
             if ai < 20:

@@ -18,6 +18,7 @@ Errors: `FormatError(ValueError)` for a malformed or unrepresentable payload
 for a value whose resource the schema does not know (4.04).
 """
 from micropython import const
+from cbor import decode_utf8
 
 NONE = const(0)
 STRING = const(1)
@@ -210,19 +211,8 @@ def typed(type_of, path, value):
 
 
 def utf8(b):
-    """Strict UTF-8 decoding on both ports (MicroPython lets overlong forms,
-    surrogates and code points above U+10FFFF through)."""
+    """Strict UTF-8 decoding on both ports (see cbor.decode_utf8)."""
     try:
-        s = str(b, "utf-8")
-    except ValueError:  # UnicodeError on both
+        return decode_utf8(b)
+    except ValueError:  # UnicodeError too
         raise FormatError("invalid UTF-8")
-    if len(s) != len(b):
-        n = 0
-        for c in s:
-            o = ord(c)
-            if 0xD800 <= o <= 0xDFFF or o > 0x10FFFF:
-                raise FormatError("invalid UTF-8")
-            n += 1 if o < 0x80 else 2 if o < 0x800 else 3 if o < 0x10000 else 4
-        if n != len(b):
-            raise FormatError("invalid UTF-8")
-    return s
