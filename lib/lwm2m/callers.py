@@ -64,9 +64,9 @@ class Callers:
         ctx = self.contexts.get(iid)
         if ctx is None:
             ctx = self.engine.model.get(21).context(iid, self.engine.store)
-            self.contexts[iid] = ctx
             if self.secure is not None:
-                self.secure.add(ctx)
+                self.secure.add(ctx)         # ValueError: Recipient ID in use
+            self.contexts[iid] = ctx
         return ctx
 
     def drop(self, iid=None):

@@ -30,7 +30,11 @@ Incoming requests. The caller is identified by `callers.resolvers`
 tried in order: a server account by its OSCORE context or, for a NoSec
 account, by source address == resolved Security URI; the Bootstrap-Server
 likewise. The C2C extension appends its own resolver for peers
-(`engine.callers.resolvers.append(fn)`). Unknown callers get 4.01.
+(`engine.callers.resolvers.append(fn)`). Unknown callers get 4.01, built
+by the `unauthorized(request, caller)` hook when one is set (C2C: the
+server hint), which also answers a peer caller's (`caller.peer`) 4.01s.
+`extensions` (lwm2m.c2c) hear of every change (`changed(oid, iid, rid)`,
+all None after a bootstrap) and are stepped (`step(now_ms)`).
 Then: a Bootstrap-Server's request goes to lwm2m.bootstrap; GET with Observe
 goes to `reporting.observe`, GET with Accept 40 to `reporting.discover`, PUT
 with only Uri-Query and no payload to `reporting.write_attributes`, anything
@@ -91,6 +95,8 @@ class Client:
         self.dm = DeviceManagement(self.model, self)
         self.access = AccessControl(self.model, lambda: len(self.accounts()))
         self.callers = Callers(self)
+        self.extensions = []         # lwm2m.c2c: changed(oid, iid, rid), step(now_ms)
+        self.unauthorized = None     # fn(request, caller) -> the 4.01 (C2C hint)
         self.uploads = block.Block1Receiver(max_body=max_body)
         self._accounts = None
         self._stopping = False
@@ -150,6 +156,8 @@ class Client:
         if self._config_dirty and not self.bootstrap.active:
             self.save_config()
         nxt = _earlier(nxt, self.reporting.step(now_ms))
+        for ext in self.extensions:
+            nxt = _earlier(nxt, ext.step(now_ms))
         return _earlier(nxt, self.endpoint.step(now_ms))   # what was just sent
 
     def deregister_all(self, now_ms):
@@ -211,7 +219,7 @@ class Client:
     def _handle(self, request, peer, now_ms):
         caller = self.callers.identify(request, peer)
         if caller is None:
-            return reply(UNAUTHORIZED)
+            return self._denied(request, None)
         if request.has(BLOCK1):
             status, body = self.uploads.feed(peer, request, request.path_str(), now_ms)
             if status == block.CONTINUE:
@@ -223,6 +231,9 @@ class Client:
             response = self.bootstrap.handle(request, caller, now_ms)
         else:
             response = self._dm_request(request, caller, peer, now_ms)
+        if (response is not None and response.code == UNAUTHORIZED
+                and getattr(caller, "peer", False)):
+            response = self._denied(request, caller)
         if request.has(BLOCK1):
             self.uploads.echo(response, request)
         if response is not None and response.code == CONTENT:
@@ -230,6 +241,11 @@ class Client:
             if error is not None:
                 return reply(error)
         return response
+
+    def _denied(self, request, caller):
+        if self.unauthorized is None:
+            return reply(UNAUTHORIZED)
+        return self.unauthorized(request, caller)
 
     def _dm_request(self, request, caller, peer, now_ms):
         code = request.code
@@ -276,6 +292,8 @@ class Client:
                 self.callers.drop(iid)
         if rid is None:
             self.registrar.objects_changed()
+        for ext in self.extensions:
+            ext.changed(oid, iid, rid)
 
     def config_changed(self):
         """Configuration objects were replaced wholesale (bootstrap)."""
@@ -283,6 +301,8 @@ class Client:
         self._config_dirty = True
         self.callers.drop()
         self.registrar.objects_changed()
+        for ext in self.extensions:
+            ext.changed(None, None, None)
 
     def _run_executes(self, now_ms):
         """Server Executes (1/x/4, 8, 9), acted on after their 2.04 went out."""

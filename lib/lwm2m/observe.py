@@ -220,6 +220,13 @@ class Reporter:
         self.stored.pop(key, None)
         self._flushing.discard(key)
 
+    def end_where(self, pred, code, now_ms):
+        """End every observation for which pred(obs) holds, with a last
+        notification carrying `code` (RFC 7641 §4.2): e.g. 4.01 to a C2C
+        peer whose rights or account were revoked (lwm2m.c2c)."""
+        for obs in [o for o in self.observations if pred(o)]:
+            self._end(obs, code, now_ms)
+
     def find(self, key, path):
         for obs in self.observations:
             if obs.key == key and obs.path == path:
