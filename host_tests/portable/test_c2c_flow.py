@@ -225,3 +225,43 @@ def test_duplicate_oscore_ids_fail_provisioning():
     assert sorted(osc.instances) == [0]
     # the host still serves its server normally
     assert w.srv.call_to(HOST_EP, GET, "/9999/0/0").code == CONTENT
+
+
+def test_every_operation_through_the_api():
+    from coap.numbers import LINK_FORMAT, DELETED
+    from lwm2m.dm import EXECUTE, DELETE_OP, CREATE
+    w = World(policy={(9999, 0): READ | WRITE | EXECUTE | DELETE_OP, (9999,): CREATE | READ})
+    c2c = w.req.c2c
+    results = []
+
+    def run(start):
+        got = []
+        start(lambda r, e: got.append((r, e)))
+        w.radio.wake(REQ)
+        w.radio.run_while(lambda: not got, 400000)
+        results.append(got[0])
+        return got[0]
+    # one /ac asks for everything at once (the application's own grant map)
+    r, e = run(lambda cb: c2c.read(HOST_EP, "/9999/0/0", cb, grants={
+        (9999, 0): READ | WRITE | EXECUTE | DELETE_OP, (9999,): CREATE | READ}))
+    assert r.code == CONTENT and bytes(r.payload) == b"lamp"
+    r, e = run(lambda cb: c2c.write(HOST_EP, "/9999/0/1", b"42", TEXT_PLAIN, cb))
+    assert r.code == CHANGED and w.thing.instances[0][1] == 42
+    r, e = run(lambda cb: c2c.write(HOST_EP, "/9999/0", tlv_instance(9999, {1: 7}),
+                                    LWM2M_TLV, cb, partial=True))
+    assert r.code == CHANGED and w.thing.instances[0][1] == 7
+    r, e = run(lambda cb: c2c.execute(HOST_EP, "/9999/0/4", cb, args="0='x'"))
+    assert r.code == CHANGED and w.thing.resets == [(0, "0='x'")]
+    r, e = run(lambda cb: c2c.discover(HOST_EP, "/9999/0", cb))
+    assert r.code == CONTENT and r.content_format == LINK_FORMAT
+    assert b"</9999/0/0>" in bytes(r.payload)
+    r, e = run(lambda cb: c2c.write_attributes(HOST_EP, "/9999/0/1", ["pmin=2"], cb))
+    assert r.code == CHANGED
+    assert list(w.host.reporting.attributes.table) == ["c11"]    # the peer's own
+    r, e = run(lambda cb: c2c.create(HOST_EP, "/9999", tlv_instance(9999, {0: "new"}),
+                                     LWM2M_TLV, cb))
+    assert r.code == CREATED and r.location_path() == ["9999", "1"]
+    assert w.thing.instances[1][0] == "new"
+    r, e = run(lambda cb: c2c.delete(HOST_EP, "/9999/0", cb))
+    assert r.code == DELETED and 0 not in w.thing.instances
+    assert [e for r, e in results] == [None] * 8 and len(w.srv.ac) == 1

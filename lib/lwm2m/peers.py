@@ -67,6 +67,7 @@ class PeerAccount:
         self.oscore_iid = oscore_iid
         self.mode = mode
         self.endpoint = endpoint
+        self.peer = None
 
     def key(self):
         return (self.sec_iid, self.cli_iid, self.oscore_iid, self.uri)
@@ -78,10 +79,12 @@ class PeerAccount:
         return self.mode == cs.NOSEC and self.oscore_iid is not None
 
     def resolve(self, resolve):
-        """The peer's transport address from resource 0; OSError/ValueError
-        when there is none."""
-        _, host, port = parse_uri(self.uri)
-        return resolve(host, port)
+        """The peer's transport address from resource 0 (cached); raises
+        OSError/ValueError when there is none."""
+        if self.peer is None:
+            _, host, port = parse_uri(self.uri)
+            self.peer = resolve(host, port)
+        return self.peer
 
 
 def peer_accounts(model):
