@@ -127,8 +127,9 @@ def run_once(cfg, raw, name, log):
         board = board_module.setup(raw)
     except ValueError as e:                 # a device entry the board cannot build
         return _fail("config: %s" % e)
-    except OSError as e:
-        return _fail("cannot bind %s:%d: %s" % (cfg["bind"][0], cfg["bind"][1], e), 1)
+    except OSError as e:                    # the address is taken, no such interface...
+        where = " %s:%d" % cfg["bind"] if name == "unix" else ""
+        return _fail("cannot bind%s: %s" % (where, e), 1)
     for w in board.warnings:
         log.warning(w)
     reason, node = STOP, None

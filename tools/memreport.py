@@ -236,7 +236,7 @@ def report(heap, sizes, out=print):
                         kib(h["registered"] - h["harness"])))
     out("  %-48s %s" % ("node state at the peak (peak live - harness)",
                         kib(h["peak_live"] - h["harness"])))
-    out("  %-48s %s" % ("heap size (-X heapsize)", kib(h["heap_total"])))
+    out("  %-48s %s" % ("GC heap (the port's default -X heapsize)", kib(h["heap_total"])))
     out("  micropython.mem_info() at the end:")
     for line in h["mem_info"]:
         out("    " + line)
