@@ -24,7 +24,7 @@ test-cpython: $(STAMP)
 	$(PY) -m pytest -q host_tests
 
 test-micropython: $(STAMP)
-	$(MICROPYTHON) host_tests/mprun.py
+	$(MICROPYTHON) -X heapsize=8M host_tests/mprun.py
 
 bench: $(STAMP)
 	$(PY) tools/bench.py

@@ -5,6 +5,7 @@ Imports every host_tests/portable/test_*.py (or those whose name contains one of
 the substrings), calls each `test_*` function and prints a pytest-like summary.
 Exit status 1 when any test fails or none ran.
 """
+import gc
 import os
 import sys
 import time
@@ -23,7 +24,8 @@ def main(filters):
     passed = failed = 0
     start = time.ticks_ms()
     for name in modules(filters):
-        mod = __import__("host_tests.portable." + name, None, None, ("_",))
+        full = "host_tests.portable." + name
+        mod = __import__(full, None, None, ("_",))
         for attr in sorted(dir(mod)):
             fn = getattr(mod, attr)
             if not attr.startswith("test_") or not callable(fn):
@@ -35,6 +37,9 @@ def main(filters):
                 failed += 1
                 print("FAILED %s::%s" % (name, attr))
                 sys.print_exception(e)
+        del mod, fn
+        sys.modules.pop(full, None)     # let each module's data go before the next
+        gc.collect()
     secs = time.ticks_diff(time.ticks_ms(), start) / 1000
     print("micropython: %d passed, %d failed in %.2fs" % (passed, failed, secs))
     return 1 if failed or not passed else 0
