@@ -23,7 +23,6 @@ import hashlib
 import binascii
 from lwm2m.engine import Client
 from lwm2m.store import FileStore, makedirs
-from lwm2m.observe import Reporter
 from lwm2m.objects.security import Security
 from lwm2m.objects.server import Server
 from lwm2m.objects.access_control import AccessControlObject
@@ -93,7 +92,6 @@ class Node:
         objects += [o for o in (self.switch, self.light) if o is not None]
         self.engine = Client(self.endpoint, objects, board.transport, store=self.store,
                              resolve=getattr(board, "resolve", resolve_peer),
-                             reporting=self._reporter,
                              log=log.info)
         dedup = cfg["dedup_size"] or (_UNIX_DEDUP if board.name == "unix" else None)
         if dedup:
@@ -115,11 +113,6 @@ class Node:
 
     def _factory_reset(self):
         self.action = FACTORY_RESET
-
-    @staticmethod
-    def _reporter(engine):
-        return Reporter(engine.model, engine.endpoint, store=engine.store,
-                        client=engine.client)
 
     def _check_factory(self, cfg):
         """Drop the stored configuration when the configured accounts changed."""

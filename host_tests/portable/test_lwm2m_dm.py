@@ -203,7 +203,7 @@ def test_create_and_delete():
     assert node.endpoint.last_error is None
 
 
-def test_discover_write_attributes_and_plain_observe():
+def test_discover_write_attributes_and_observe():
     radio, server, node, thing = setup()
     r = server.call(GET, "/9999", accept=LINK_FORMAT)
     assert r.code == CONTENT and r.content_format == LINK_FORMAT
@@ -222,7 +222,7 @@ def test_discover_write_attributes_and_plain_observe():
     results = server.send(GET, "/9999/0/1", observe=0)
     radio.run_while(lambda: not results, 10000)
     r = results[0][0]
-    assert r.code == CONTENT and bytes(r.payload) == b"10" and not r.has(OBSERVE)
+    assert r.code == CONTENT and bytes(r.payload) == b"10" and r.has(OBSERVE)
 
 
 def test_large_read_goes_block_wise():

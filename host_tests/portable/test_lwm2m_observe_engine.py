@@ -1,4 +1,4 @@
-"""lwm2m.observe.Reporter plugged into the engine (lwm2m.engine.Client) on the
+"""lwm2m.observe.Reporter, the engine's reporting hook (lwm2m.engine.Client), on the
 fake radio with virtual time: Write-Attributes, Discover, Observe with the
 server's Default Minimum Period, gt crossing, pmax, Disable with Notification
 Storing, and Send; runs under pytest and the unix port."""
@@ -6,7 +6,6 @@ from tools.sim.radio import Radio
 from coap.numbers import (GET, PUT, POST, CHANGED, CONTENT, LINK_FORMAT,
                           SENML_CBOR)
 from lwm2m.store import MemoryStore
-from lwm2m.observe import Reporter
 from lwm2m.formats import senml_cbor
 from host_tests.support.lwserver import LwServer
 from host_tests.support.lwnode import Device, Thing, config, make_node
@@ -25,8 +24,7 @@ def setup(extra=None):
     sec, srv = config([(1, "coap://srv:5683", 600, res)])
     thing = Thing()
     thing.create(0, {0: "a", 1: 5})
-    node = make_node(radio, [sec, srv, Device(), thing], store=MemoryStore(),
-                     reporting=Reporter)
+    node = make_node(radio, [sec, srv, Device(), thing], store=MemoryStore())
     radio.run_for(1000)
     assert server.kinds() == ["register"]
     return radio, server, node, thing

@@ -13,7 +13,6 @@ from tools.sim.radio import Radio
 from coap.numbers import URI_PATH, OSCORE
 from coap.message import decode
 from lwm2m.store import MemoryStore
-from lwm2m.observe import Reporter
 from lwm2m.c2c import C2C
 from lwm2m.dm import READ, WRITE, EXECUTE
 from lwm2m.objects.security import Security
@@ -85,7 +84,7 @@ class World:
             objs = config + [Device()]
             ep, nosec = REQ_EP, False
         node = make_node(self.radio, objs, addr=addr, name=ep, store=self.stores[addr],
-                         seed=seed or (3 if addr == HOST else 5), reporting=Reporter,
+                         seed=seed or (3 if addr == HOST else 5),
                          log=lambda t, a=addr: self.logs.append((a, t)))
         C2C(node, allow_nosec=nosec)
         if addr == HOST:

@@ -6,9 +6,7 @@
     node = Client("node-1", [sec, srv, AccessControlObject(), Oscore(),
                              device, temperature, ...],
                   transport, store=FileStore("/state"),
-                  resolve=transport.udp.resolve_peer,
-                  reporting=lambda e: Reporter(e.model, e.endpoint,
-                                               store=e.store, client=e.client))
+                  resolve=transport.udp.resolve_peer)
     node.receive(datagram, peer, now_ms)   # what arrived
     node.step(now_ms) -> next deadline ms  # do what is due
     node.deregister_all(now_ms)            # on SIGINT/SIGTERM, then step
@@ -19,11 +17,11 @@ Owns one coap Endpoint (server side: requests from servers and the
 Bootstrap-Server; client side through a coap Client: Register, Update,
 Bootstrap-Request...), the Model of objects, the Registrar (lwm2m.registration),
 the Bootstrap state machine (lwm2m.bootstrap), the access rules
-(lwm2m.access) and the reporting hook (lwm2m.reporting). Configuration
-objects (0, 1, 2, 21 and the C2C 11000-11002) are persisted in `store` on
-every change (not during a bootstrap: at its Finish) and loaded back at
-construction, so a restarted node keeps its accounts; the registrations
-persist their location themselves.
+(lwm2m.access) and the reporting hook (lwm2m.observe.Reporter unless another
+is given). Configuration objects (0, 1, 2, 21 and the C2C 11000-11002) are
+persisted in `store` on every change (not during a bootstrap: at its Finish)
+and loaded back at construction, so a restarted node keeps its accounts; the
+registrations persist their location themselves.
 
 Incoming requests. The caller is identified by `callers.resolvers`
 (lwm2m.callers), a list of `fn(request, peer, security) -> caller or None`
@@ -61,7 +59,7 @@ from lwm2m.access import AccessControl, DISCOVER
 from lwm2m.registration import Registrar
 from lwm2m.bootstrap import Bootstrap, CONFIG
 from lwm2m.callers import Callers, ServerCaller
-from lwm2m.reporting import Plain
+from lwm2m.observe import Reporter
 from lwm2m.store import pack_instances, unpack_instances
 from lwm2m import accounts, links
 from lwm2m.objects.security import Security
@@ -77,7 +75,8 @@ class Client:
         """objects: LwObjects or a Model (Security and Server are added when
         missing). resolve(host, port) -> peer for server URIs (default: the
         host as written). reporting: a factory `fn(engine)` of the reporting
-        hook (default lwm2m.reporting.Plain). params: coap.endpoint.Params.
+        hook (default lwm2m.observe.Reporter, its interface).
+        params: coap.endpoint.Params.
         log: fn(text) for one-line events."""
         self.endpoint_name = endpoint_name
         self.model = objects if isinstance(objects, Model) else Model(objects)
@@ -109,7 +108,7 @@ class Client:
             self.bootstrap = Bootstrap(self)
         else:
             self.bootstrap = Bootstrap(self, bootstrap_timeout_ms)
-        reporting = reporting or Plain
+        reporting = reporting or Reporter
         if isinstance(reporting, type) or not hasattr(reporting, "observe"):
             reporting = reporting(self)          # a class or a factory
         self.reporting = reporting

@@ -4,12 +4,31 @@ RFC 7641), plus the engine's entry points for Discover and Write-Attributes
 (lwm2m.attributes) and Send (lwm2m.send).
 
 `Reporter(engine)` (or `Reporter(model, endpoint, ...)`) is the engine's
-reporting hook, with the interface lwm2m.reporting describes: observe(),
-discover(), write_attributes(), changed() (only marks observations dirty),
-step(), set_online(key, online), cancel_server(key) and send(). A caller has
-`allowed(op, oid, iid)`, `key` (the Short Server ID) and `account` ((1, iid)
-or (11001, iid): Default Min/Max Period 2/3, Notification Storing 6, Mute
-Send 23 are read there); `key` and `account` are optional.
+reporting hook: lwm2m.engine.Client hands it every Observe, Discover and
+Write-Attributes request and tells it of every value change (its default;
+`Client(..., reporting=fn)` plugs in another hook, `fn(engine)`, with the
+same methods):
+
+    observe(caller, peer, request, now_ms) -> response Message
+        GET with an Observe option (0 register, 1 cancel), caller already
+        allowed to read (R bit, Core V1.1 §7.3); the response carries the
+        Observe option when an observation was registered.
+    discover(caller, path, request) -> response (GET Accept 40, Core §6.3.2)
+    write_attributes(caller, path, request) -> response (PUT with only
+        Uri-Query and no payload, Core §6.3.4)
+    changed(oid, iid, rid)   only marks what changed (rid None: instance
+        created/deleted); notifications are built in step()
+    step(now_ms) -> next deadline in ms, or None
+    set_online(key, online)  registered / offline (disabled, registration
+        lost): notifications are stored meanwhile (optional for a hook)
+    cancel_server(key)       account removed or de-registered (optional)
+    send(caller, peer, paths, callback, now_ms, security=None)
+        LwM2M Send, used by engine.send() (optional)
+
+Errors are returned as responses. A caller has `allowed(op, oid, iid)`,
+`key` (the Short Server ID) and `account` ((1, iid) or (11001, iid): Default
+Min/Max Period 2/3, Notification Storing 6, Mute Send 23 are read there);
+`key` and `account` are optional.
 
 Observations: one per (server key, path), at most `max_observations` (default
 8) in all. A registration beyond that gets the value without Observe (RFC
