@@ -16,6 +16,12 @@ Built on this project's own CoAP core (lib/coap) and LwM2M content formats
     linkformat.py  CoRE link format: Register payloads, Discover answers
     objects.py     resource types from the OMA object XML (for decoding)
     driver.py      UdpDriver, RadioDriver (blocking waits)
+    authz.py       the C2C authorization service /ac: checks, grant flow,
+                   separate 2.01 / 4.03, revoke, expiry, cleanups
+    policy.py      the policy file (JSON/TOML): who may get which bits where
+    grants.py      records of what was provisioned (no keys), ID minting,
+                   fresh key material
+    provision.py   Op / Run: operations on clients one at a time, roll-back
     console.py     the command console (thin over the API)
     main.py        command line: python -m tools.server --bind HOST:PORT ...
 """

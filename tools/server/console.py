@@ -23,10 +23,20 @@ senml-json, senml-cbor, lwm2m-cbor or a number):
   cancel EP PATH                    Cancel Observation
   wait EP [SECONDS]                 wait until EP is registered
   sleep SECONDS                     serve for a while (scripts)
+  grants                            client-to-client grants (needs --policy):
+                                    ID requester -> host paths=bits age
+  grant REQUESTER HOST PATH=BITS... [nocreds]
+                                    grant as /ac would (policy applies);
+                                    BITS: letters of RWEDC; nocreds: rights
+                                    only, for a pair that has an account
+  revoke ID                         revoke a grant: rights and accounts go
+  cleanup [EP]                      retry deletions a client missed
+  policy [reload]                   show (or re-read) the policy rules
   help, quit
 Values follow the resource type from the object definitions: numbers,
 true/false, 3:0 for an object link, 0x0102 (hex) for opaque. Keys and
-security contexts are never printed: a registration shows only nosec/oscore.
+security contexts are never printed: a registration shows only nosec/oscore,
+a grant only its paths and bits.
 """
 import json
 import shlex
@@ -336,6 +346,81 @@ class Console:
     def cmd_sleep(self, rest):
         args = self._args(rest, 1, 1, "sleep SECONDS")
         self.server.driver.run(None, int(self._seconds(args[0]) * 1000))
+
+    # -- client-to-client authorization -----------------------------------------------
+    def _authz(self):
+        authz = getattr(self.server, "authz", None)
+        if authz is None:
+            raise CommandError("no authorization service: start the server with --policy FILE")
+        return authz
+
+    def _outcome(self, pending, done_text):
+        outcome = self.server.wait(pending, self.timeout_ms)
+        if outcome is None:
+            self.errors += 1
+            self.out("error: no answer yet")
+            return None
+        if not outcome.ok:
+            self.errors += 1
+        self.out(done_text(outcome))
+        return outcome
+
+    def cmd_grants(self, rest):
+        self._args(rest, 0, 0, "grants")
+        lines = self._authz().lines()
+        for line in lines or ["(no grants)"]:
+            self.out(line)
+
+    def cmd_grant(self, rest):
+        args = self._args(rest, 3, 3 + 32, "grant REQUESTER HOST PATH=BITS... [nocreds]")
+        creds = True
+        if args[-1] == "nocreds":
+            creds = False
+            args = args[:-1]
+        rights = {}
+        for item in args[2:]:
+            path, eq, bits = item.partition("=")
+            if not eq:
+                raise CommandError("usage: grant REQUESTER HOST PATH=BITS... [nocreds]")
+            rights[path] = bits
+        if not rights:
+            raise CommandError("usage: grant REQUESTER HOST PATH=BITS... [nocreds]")
+        pending = self._authz().grant(args[0], args[1], rights, credentials=creds)
+
+        def text(o):
+            code = "%d.%02d" % (o.code >> 5, o.code & 31) if o.code is not None else "-"
+            if o.ok:
+                return "%s %s %s" % (code, CODE_NAMES.get(o.code, ""), o.grant.id)
+            return "%s %s: %s" % (code, CODE_NAMES.get(o.code, ""), o.reason)
+        self._outcome(pending, text)
+
+    def cmd_revoke(self, rest):
+        args = self._args(rest, 1, 1, "revoke ID")
+        pending = self._authz().revoke(args[0])
+        self._outcome(pending, lambda o: "revoked %s%s" % (
+            args[0], "" if o.ok else "; pending: " + (o.reason or "")))
+
+    def cmd_cleanup(self, rest):
+        args = self._args(rest, 0, 1, "cleanup [EP]")
+        pending = self._authz().retry_cleanups(args[0] if args else None)
+        self._outcome(pending, lambda o: "cleaned up" if o.ok else
+                      "still pending: " + (o.reason or ""))
+
+    def cmd_policy(self, rest):
+        args = self._args(rest, 0, 1, "policy [reload]")
+        authz = self._authz()
+        if args:
+            if args[0] != "reload":
+                raise CommandError("usage: policy [reload]")
+            if authz.policy.source is None:
+                raise CommandError("the policy did not come from a file")
+            from tools.server.policy import PolicyError
+            try:
+                authz.load_policy(authz.policy.source)
+            except PolicyError as e:
+                raise CommandError("policy not reloaded: %s" % e)
+        for line in authz.policy.describe():
+            self.out(line)
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod

@@ -2,6 +2,7 @@
 
 usage: python -m tools.server [--bind HOST:PORT] [--script FILE] [--headless]
                               [--oscore SPEC]... [--state FILE]
+                              [--policy FILE [--grants FILE]]
                               [--objects DIR] [--timeout SECONDS]
                               [--duration SECONDS] [--log LEVEL]
   (or: python tools/server/main.py ...)
@@ -21,6 +22,15 @@ usage: python -m tools.server [--bind HOST:PORT] [--script FILE] [--headless]
   --state FILE        where the sender sequence numbers of the --oscore contexts
                       are kept (RFC 8613 B.1.1; no keys; default
                       ~/.cache/mpy-lwm2m-c2c/server-oscore.json)
+  --policy FILE       serve the client-to-client authorization service /ac
+                      (rt="lwm2m.auth") with the rules of FILE (JSON, or TOML
+                      when it ends in .toml; see tools/server/policy.py):
+                      which requesters may get which access bits on which
+                      paths of which hosts; anything else is refused. The
+                      console then has grants, grant, revoke, cleanup, policy.
+  --grants FILE       keep the grant records (who holds which account, IDs
+                      and rights; never keys) in FILE across restarts, so
+                      minted IDs stay unique and old grants can be revoked
   --objects DIR       folder of OMA object XML (default: ../shared/lwm2m-objects
                       beside the repo, else lib/lwm2m/defs.py)
   --timeout SECONDS   how long a console command waits for its answer
@@ -81,10 +91,10 @@ def _positive(name, text, zero_ok=False):
 def parse_args(argv):
     opts = {"bind": ("0.0.0.0", 5683), "script": None, "headless": False,
             "objects": None, "timeout": 100.0, "duration": None, "log": "warning",
-            "oscore": [], "state": None}
+            "oscore": [], "state": None, "policy": None, "grants": None}
     i = 0
     takes = ("--bind", "--script", "--objects", "--timeout", "--duration", "--log",
-             "--oscore", "--state")
+             "--oscore", "--state", "--policy", "--grants")
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
@@ -122,6 +132,14 @@ def parse_args(argv):
                 raise UsageError(str(e))
         elif arg == "--state":
             opts["state"] = value
+        elif arg == "--policy":
+            from tools.server.policy import Policy, PolicyError
+            try:
+                opts["policy"] = Policy.load(value)
+            except PolicyError as e:
+                raise UsageError("--policy: %s" % e)
+        elif arg == "--grants":
+            opts["grants"] = value
         elif arg == "--log":
             if value.lower() not in LEVELS:
                 raise UsageError("--log is one of %s" % ", ".join(LEVELS))
@@ -131,6 +149,8 @@ def parse_args(argv):
         raise UsageError("--script and --headless exclude each other")
     if opts["state"] is not None and not opts["oscore"]:
         raise UsageError("--state needs --oscore")
+    if opts["grants"] is not None and opts["policy"] is None:
+        raise UsageError("--grants needs --policy")
     return opts
 
 
@@ -190,6 +210,14 @@ def main(argv):
             sys.stderr.write("server: error: --oscore: %s\n" % e)
             return 2
     driver = UdpDriver(server, transport)
+    if opts["policy"] is not None:
+        from tools.server.authz import Authz
+        try:
+            Authz(server, opts["policy"], records=opts["grants"])
+        except ValueError as e:
+            transport.close()
+            sys.stderr.write("server: error: --grants: %s\n" % e)
+            return 2
     console = Console(server, _out, int(opts["timeout"] * 1000))
     host, port = transport.local_address()
     _out("listening on %s:%d" % (("[%s]" % host) if ":" in host else host, port))

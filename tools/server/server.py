@@ -3,8 +3,10 @@
 Owns: the CoAP side of the server — one `Endpoint` (message layer) with a
 `Client` (block-wise, observe) for the requests we send, request routing by
 first Uri-Path segment (`/rd` registration interface, `/dp` Send, and room for
-more: `add_route()`, e.g. the C2C `/ac` service), Block1 reassembly of large
-Register/Send payloads, the Register / Update / De-register handling
+more: `add_route()`, e.g. the C2C `/ac` service of authz.py, whose handler
+may answer later: SEPARATE), work deferred to the next `step()` (`defer()`:
+requests that must not start inside the receive() of another), Block1
+reassembly of large Register/Send payloads, the Register / Update / De-register handling
 (OMA-TS-LightweightM2M_Core V1.1 §6.2), Send (§6.4.6), lifetime expiry in
 `step()`, events, and the one exit for requests to clients: `request()`,
 which hands the registration's `security` to the channel.
@@ -36,7 +38,7 @@ from coap.numbers import (GET, POST, DELETE, CREATED, CHANGED, DELETED, CONTENT,
                           BAD_REQUEST, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED,
                           UNSUPPORTED_CONTENT_FORMAT, LOCATION_PATH, LINK_FORMAT,
                           BLOCK1)
-from coap.endpoint import Endpoint, Params
+from coap.endpoint import Endpoint, Params, SEPARATE
 from coap.client import Client
 from coap.server import reply
 from coap import block
@@ -133,6 +135,8 @@ class Server:
         self.driver = None
         self.clock = None           # () -> now_ms for requests started outside receive/step
         self.wake = None            # () -> None: ask the driver to step us soon
+        self.authz = None           # the C2C /ac service once installed (tools/server/authz.py)
+        self._deferred = []         # f() to run at the next step(), see defer()
         self.add_route("rd", self._rd, 'rt="core.rd"')
         self.add_route("dp", self._dp)
 
@@ -141,10 +145,22 @@ class Server:
         self.endpoint.receive(datagram, peer, now_ms)
 
     def step(self, now_ms):
-        """Expire registrations, run the CoAP timers; return the next deadline."""
+        """Run deferred work, expire registrations, run the CoAP timers;
+        return the next deadline."""
+        for _ in range(64):         # deferred work may defer more; bounded per step
+            if not self._deferred:
+                break
+            work, self._deferred = self._deferred, []
+            for fn in work:
+                try:
+                    fn()
+                except Exception:
+                    self.log.exception("deferred work failed")
         for reg in self.registry.expired(now_ms - self.grace_ms):
             self._drop(reg, "expired", now_ms)
         deadline = self.endpoint.step(now_ms)
+        if self._deferred:
+            deadline = now_ms
         expiry = self.registry.next_expiry()
         if expiry is not None:
             expiry += self.grace_ms
@@ -154,6 +170,13 @@ class Server:
 
     def now(self):
         return self.clock() if self.clock is not None else self.endpoint.now_ms
+
+    def defer(self, fn):
+        """Run `fn()` at the next step(), outside the receive() in progress
+        (e.g. requests that must not overtake the response being built)."""
+        self._deferred.append(fn)
+        if self.wake is not None:
+            self.wake()
 
     # -- listeners -----------------------------------------------------------------------
     def on_event(self, callback):
@@ -215,8 +238,11 @@ class Server:
     # -- routing ---------------------------------------------------------------------------------
     def add_route(self, segment, handler, link_attrs=""):
         """Serve requests whose first Uri-Path segment is `segment`:
-        handler(request, peer, now_ms, security, path) -> response Message.
-        Request bodies arrive reassembled (Block1). `link_attrs` go into
+        handler(request, peer, now_ms, security, path) -> response Message,
+        or coap.endpoint.SEPARATE to answer later (empty ACK now; then
+        `endpoint.send_response()`, protected with `request.security` when
+        the request came through OSCORE). Request bodies arrive reassembled
+        (Block1). `link_attrs` go into
         /.well-known/core (e.g. 'rt="lwm2m.auth"')."""
         self.routes[segment] = (handler, link_attrs)
 
@@ -256,7 +282,7 @@ class Server:
                 return self.uploads.error_response(status)
             request.payload = body
         response = route[0](request, peer, now_ms, security, path)
-        if request.has(BLOCK1):
+        if request.has(BLOCK1) and response is not SEPARATE and response is not None:
             self.uploads.echo(response, request)
         return response
 
