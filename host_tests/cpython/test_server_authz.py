@@ -1026,3 +1026,18 @@ def test_a_requester_gone_mid_way_rolls_back_the_host_and_is_cleaned_when_back()
         == CREATED
     net.radio.run_for(2000)
     assert net.objects("light") == {} and net.authz.book.cleanups == []
+
+
+def test_a_node_that_moves_gets_its_new_uri_into_its_peers_accounts():
+    net = make_net()
+    assert ask(net.nodes["light"], "switch", {(3342, 0): 1}).code == CREATED
+    old = net.nodes["light"]
+    net.radio.link("light2", "server", delay_ms=5)
+    moved = StandIn(net.radio, ("light2", 5683), seed=77, oscore=old.oscore, model=old.model)
+    assert moved.update(location=old.location).code == CHANGED     # same context, new address
+    net.radio.run_for(2000)
+    _, sec = only(net.model("switch"), 11000)
+    assert sec[0] == "coap://light2:5683"
+    write = [op for op in net.model("switch").ops if op.kind == "write"][-1]
+    assert write.path == (11000, 0, 0) and write.secure
+    assert net.model("light").objects[11000][0][0] == "coap://switch:5683"   # unchanged

@@ -16,8 +16,9 @@ Built on this project's own CoAP core (lib/coap) and LwM2M content formats
     linkformat.py  CoRE link format: Register payloads, Discover answers
     objects.py     resource types from the OMA object XML (for decoding)
     driver.py      UdpDriver, RadioDriver (blocking waits)
-    authz.py       the C2C authorization service /ac: checks, grant flow,
-                   separate 2.01 / 4.03, revoke, expiry, cleanups
+    authz.py       the C2C authorization service /ac: checks, the queue of
+                   grants / revocations, separate 2.01 / 4.03, API, events
+    flows.py       what a grant, revoke, cleanup does on the two clients
     policy.py      the policy file (JSON/TOML): who may get which bits where
     grants.py      records of what was provisioned (no keys), ID minting,
                    fresh key material

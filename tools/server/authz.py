@@ -17,24 +17,14 @@ Owns the server side of docs c2c-extension.md steps 3-5 and the lifecycle:
   2.01 Created, or 4.03 after a roll-back. A separate response because the
   provisioning is a dozen round trips to two clients, far beyond what an
   ACK may wait for; the engine is sans-IO and cannot block in a handler.
-- provisioning with Create/Write on each client's own (secured) server
-  session, both clients at once, each in this order, every step that
-  succeeded undone (in reverse) on a failure: on the host an 11001 for the requester (new Short Client ID, Endpoint Name
-  = requester), a 21 (fresh master secret, salt, ID context; Sender and
-  Recipient ID as the host sees them), an 11000 (URI of the requester,
-  Security Mode 3, Short Client ID, 17 -> 21:x; 3/4/5 empty), then its 11002
-  rights (one 11002 instance per object (instance) on a host, shared by
-  every peer: ACL resource instance = Short Client ID, Owner = our Short
-  Server ID there); on the requester an 11001 for the host, the mirrored 21
-  and an 11000 with the host's URI `coap://host:port` from its registration.
-  Without `c` only the 11002 rights of an existing account are added. Asking
-  `c` again for a pair that has an account replaces it: new account and keys
-  first, rights moved to it, then the old instances deleted. Creates name
-  their instance (free in the registration and in our records), so a lost
-  answer still says what to delete -- except 21, which a client's server
-  contexts also use unseen: there the client picks (TLV). A request that
-  times out is sent once more (a Create is then read back to tell whether
-  the lost answer was to ours).
+- provisioning (tools/server/flows.py) with Create/Write on each client's
+  own secured server session, both clients at once: on each the 11001 + 21
+  + 11000 of its account for the other (fresh master secret, salt and ID
+  context; Sender/Recipient IDs unique among all the node holds; the host's
+  URI into the requester's 11000/0), then the host's 11002 rights keyed by
+  the requester's Short Client ID, Owner = our Short Server ID. Without `c`
+  only the 11002 rights of an existing account; `c` again for a pair with
+  an account replaces it. Every step that succeeded is undone on a failure.
 - grants: `grants()`, `revoke(id)`, `grant(...)` (the same flow from the
   API); expiry through the 11001 Lifetime the policy sets; instances that
   could not be deleted are retried when their node registers or updates; a
@@ -53,20 +43,17 @@ from collections import deque
 import cbor
 from coap.numbers import (POST, CON, NON, CREATED, BAD_REQUEST, FORBIDDEN, NOT_FOUND,
                           METHOD_NOT_ALLOWED, UNSUPPORTED_CONTENT_FORMAT,
-                          SERVICE_UNAVAILABLE, MAX_AGE, BLOCK1, CBOR, LWM2M_TLV)
+                          SERVICE_UNAVAILABLE, MAX_AGE, BLOCK1, CBOR)
 from coap.endpoint import SEPARATE
 from coap.server import reply
 
-from tools.server.grants import (GrantBook, KeyMaterial, Link, Side, Grant, Acl, Cleanup,
-                                 book_to_dict, book_from_dict)
-from tools.server.policy import Policy, RESERVED, bits_text, key_text, ALL_BITS
-from tools.server.provision import Run, Op, Refuse, delete_created, together
-from tools.server.registry import peer_text
+from tools.server.flows import Flows, OBJECT_ITSELF, uri_of
+from tools.server.grants import GrantBook, Cleanup, book_to_dict, book_from_dict
+from tools.server.policy import Policy, RESERVED, key_text, rights_text, ALL_BITS
+from tools.server.provision import Run
 from tools.server.results import Pending
 
 MAX_RIGHTS = 32                     # paths in one /ac request
-OBJECT_ITSELF = 65535               # 11002 resource 1 for rights on the object (Create)
-SECURITY_MODE_NOSEC = 3             # 11000/2: NoSec, protected by OSCORE through 17
 LOG = logging.getLogger("tools.server.authz")
 
 
@@ -118,15 +105,6 @@ def parse_rights(payload):
             raise AcError(BAD_REQUEST, "%s given twice" % key_text(key))
         rights[key] = bits
     return rights
-
-
-def uri_of(reg):
-    """coap://host:port of a registration's address."""
-    return "coap://" + peer_text(reg.peer)
-
-
-def rights_text(rights):
-    return ",".join("%s=%s" % (key_text(k), bits_text(b)) for k, b in sorted(rights.items()))
 
 
 class Outcome:
@@ -189,17 +167,7 @@ class _Job:
                 self.credentials, self.endpoint, None if self.grant is None else self.grant.id)
 
 
-class _Staged:
-    """What a grant flow did, applied to the records when it succeeds."""
-
-    def __init__(self):
-        self.sides = None           # (host Side, requester Side) of a new link
-        self.lifetime = 0
-        self.acls = []              # (endpoint, key, 11002 iid, acl)
-        self.rights = {}
-
-
-class Authz:
+class Authz(Flows):
     """Install the /ac service on `server`. `policy`: a Policy (default: deny
     everything). `rand(n)`: random bytes for keys and IDs. `allow_insecure`:
     also send credentials to clients registered without OSCORE (labs only).
@@ -527,142 +495,14 @@ class Authz:
                 if other.uri != uri and 11000 in other.iids:
                     self._queue_once(_Job("uri", endpoint=other.endpoint, host=reg.endpoint))
 
+    def _queue_cleanup(self, endpoint):
+        self._queue_once(_Job("cleanup", endpoint=endpoint))
+
     def _queue_once(self, job):
         for other in list(self.jobs):
             if other.key == job.key:
                 return
         self._enqueue(job, None)
-
-    # -- flows -------------------------------------------------------------------------------
-    def _grant_flow(self, job):
-        R, H = job.requester, job.host
-        book = self.book
-        registry = self.server.registry
-        reg_r, reg_h = registry.by_endpoint(R), registry.by_endpoint(H)
-        if reg_r is None or reg_h is None:
-            raise Refuse("%s is no longer registered" % (R if reg_r is None else H))
-        rn, hn = book.node(R), book.node(H)
-        rn.note_context(reg_r.security)
-        hn.note_context(reg_h.security)
-        old = book.link(R, H)
-        existing = book.grant_for(R, H)
-        if existing is not None and existing.revoking:
-            existing = None
-        rights = dict(existing.rights) if existing is not None else {}
-        for key, bits in job.rights.items():
-            rights[key] = rights.get(key, 0) | bits
-        st = _Staged()
-        st.rights = rights
-        if not job.credentials:
-            if old is None:
-                raise Refuse("no account between %s and %s" % (R, H))
-            yield from self._short_server_id(H)
-            yield from self._acls(H, old.side(H).sid, None, rights, st)
-            return st
-        st.lifetime = self.policy.lifetime(R, H) if job.check_policy else 0
-        h_sender, h_recipient = book.mint_ids(H, R, self.rand)
-        side_h = Side(H, None, h_sender, h_recipient, uri_of(reg_r))   # sid: once the
-        side_r = Side(R, book.mint_sid(R), h_recipient, h_sender, uri_of(reg_h))  # SSID is known
-        st.sides = (side_h, side_r)
-        keys = KeyMaterial(self.rand)
-        reverse = book.grant_for(H, R)
-        moves = reverse.rights if (old is not None and reverse is not None
-                                   and not reverse.revoking) else {}
-        # both clients at once, each one's steps in order, each going on as
-        # soon as its own answer is in
-        yield from together(
-            self._host_side(side_h, R, keys, st, reg_h, old, rights),
-            self._requester_side(side_r, H, keys, st, reg_r, old, moves))
-        return st
-
-    def _host_side(self, side, peer, keys, st, reg, old, rights):
-        yield from self._short_server_id(side.endpoint)
-        side.sid = self.book.mint_sid(side.endpoint)
-        yield from self._account(side, peer, keys, st.lifetime, reg)
-        yield from self._acls(side.endpoint, side.sid,
-                              None if old is None else old.side(side.endpoint).sid, rights, st)
-
-    def _requester_side(self, side, peer, keys, st, reg, old, moves):
-        yield from self._account(side, peer, keys, st.lifetime, reg)
-        if moves:                   # re-keyed: the host's own rights on us follow
-            yield from self._acls(side.endpoint, side.sid, old.side(side.endpoint).sid,
-                                  moves, st)
-
-    def _short_server_id(self, ep):
-        """Learn our Short Server ID on `ep` (Owner of its 11002 instances)."""
-        rec = self.book.node(ep)
-        if self.short_server_id is not None:
-            rec.ssid = self.short_server_id
-        elif rec.ssid is None:
-            op = yield Op(ep, "read", (1,), must=False, label="Short Server ID")
-            rec.ssid = _short_server_id(op) or self.default_ssid
-
-    def _account(self, side, peer, keys, lifetime, reg):
-        """Create the 11001, 21 and 11000 instances of `side`'s account for
-        `peer` on side.endpoint."""
-        ep = side.endpoint
-        tlv = _speaks_tlv(reg)
-        op = yield self._create(ep, 11001, {0: side.sid, 1: lifetime, 6: False, 7: "U", 9: peer},
-                                tlv, reg, "account")
-        side.iids[11001] = _made(op)
-        values = {0: keys.secret, 1: side.sender_id, 2: side.recipient_id, 5: keys.salt,
-                  6: keys.id_context}
-        op = yield self._create(ep, 21, values, tlv, reg, "OSCORE context")
-        side.iids[21] = _made(op)
-        op = yield self._create(ep, 11000, {0: side.uri, 2: SECURITY_MODE_NOSEC, 3: b"", 4: b"",
-                                            5: b"", 10: side.sid, 17: (21, side.iids[21])},
-                                tlv, reg, "peer security")
-        side.iids[11000] = _made(op)
-
-    def _create(self, ep, oid, values, tlv, reg, label):
-        """A Create naming its instance (so that even a lost answer says
-        what to delete), except a 21 on a client that takes TLV: the 21
-        instances a client holds for its servers are not in its
-        registration, so it picks the ID itself there."""
-        iid = None if (oid == 21 and tlv) else self._free_iid(ep, oid, reg)
-        check = _read_back(values, _IDENTITY.get(oid, ())) if oid in _IDENTITY else None
-        return Op(ep, "create", (oid,), values, iid=iid, undo=delete_created, label=label,
-                  check=check)
-
-    def _observe(self, op):
-        """Every operation's outcome: keep track of the instances we made."""
-        if op.kind == "create" and op.location is not None:
-            self.book.node(op.endpoint).iids.setdefault(op.path[0], set()).add(op.location[1])
-        elif op.kind == "delete" and op.ok and len(op.path) == 2:
-            self.book.node(op.endpoint).iids.get(op.path[0], set()).discard(op.path[1])
-
-    def _acls(self, ep, sid, old_sid, rights, st):
-        """Give `sid` the bits of `rights` in the 11002 instances of `ep`
-        (taking over the entries of `old_sid`)."""
-        rec = self.book.node(ep)
-        staged = dict((k, (iid, acl)) for e, k, iid, acl in st.acls if e == ep)
-        keys = set(rights)
-        if old_sid is not None:
-            keys.update(k for k, a in rec.acls.items() if old_sid in a.acl)
-        reg = self.server.registry.by_endpoint(ep)
-        for key in sorted(keys):
-            if key in staged:
-                iid, current = staged[key]
-            else:
-                entry = rec.acls.get(key)
-                iid, current = (entry.iid, dict(entry.acl)) if entry else (None, {})
-            desired = dict(current)
-            bits = desired.pop(old_sid, 0) if old_sid is not None else 0
-            bits |= rights.get(key, 0)
-            if not bits:
-                continue
-            desired[sid] = bits | desired.get(sid, 0)
-            if iid is None:
-                values = {0: key[0], 1: key[1] if len(key) == 2 else OBJECT_ITSELF,
-                          2: desired, 3: rec.ssid if rec.ssid is not None else self.default_ssid}
-                op = yield self._create(ep, 11002, values, _speaks_tlv(reg), reg, "rights")
-                iid = _made(op)
-            elif desired != current:
-                yield Op(ep, "write", (11002, iid, 2), desired, label="rights",
-                         undo=_restore(ep, iid, current))
-            else:
-                continue
-            st.acls.append((ep, key, iid, desired))
 
     def _revoke(self, grant, pending):
         grant.revoking = True
@@ -671,186 +511,3 @@ class Authz:
             job.pendings.append(pending)
         if not self._enqueue(job, pending):
             grant.revoking = False
-
-    def _revoke_flow(self, job):
-        """Forward only: the records change first, then the clients follow;
-        what a client does not do now becomes a cleanup."""
-        g = job.grant
-        book = self.book
-        book.grants.pop(g.id, None)
-        link = g.link
-        failures = []
-        drop_link = not book.grants_on(link) and book.links.get(link.pair) is link
-        if drop_link:
-            del book.links[link.pair]
-        host_side, req_side = link.side(g.host), link.side(g.requester)
-        if drop_link:                   # the host's account first: it stops the peer at once
-            yield from self._delete_account(host_side, failures)
-        rec = book.node(g.host)
-        for key in sorted(g.rights):
-            entry = rec.acls.get(key)
-            if entry is None or host_side.sid not in entry.acl:
-                continue
-            del entry.acl[host_side.sid]
-            if entry.acl:
-                op = yield Op(g.host, "write", (11002, entry.iid, 2), dict(entry.acl),
-                              must=False, label="rights")
-                if op.result is not None and op.result.code == NOT_FOUND:
-                    rec.acls.pop(key, None)         # the host dropped it already
-                    continue
-            else:
-                del rec.acls[key]
-                op = yield Op(g.host, "delete", (11002, entry.iid), must=False)
-            if not op.ok:
-                failures.append("%s: %s" % (op.describe(), op.outcome()))
-                book.cleanups.append(Cleanup(g.host, "acl", key, entry.iid))
-        if drop_link:
-            yield from self._delete_account(req_side, failures)
-        self.log.info("grant %s revoked (%s -> %s)%s", g.id, g.requester, g.host,
-                      "; pending: " + "; ".join(failures) if failures else "")
-        return failures
-
-    def _delete_account(self, side, failures):
-        for path in side.paths():
-            op = yield Op(side.endpoint, "delete", path, must=False)
-            if not op.ok:
-                failures.append("%s: %s" % (op.describe(), op.outcome()))
-                self.book.cleanups.append(Cleanup(side.endpoint, "delete", path))
-
-    def _cleanup_flow(self, job):
-        book = self.book
-        failures = []
-        for item in [c for c in book.cleanups if c.endpoint == job.endpoint]:
-            if item.kind == "delete":
-                op = yield Op(item.endpoint, "delete", item.target, must=False)
-            else:
-                entry = book.node(item.endpoint).acls.get(item.target)
-                if entry is None or entry.iid != item.iid:
-                    op = yield Op(item.endpoint, "delete", (11002, item.iid), must=False)
-                else:
-                    op = yield Op(item.endpoint, "write", (11002, item.iid, 2),
-                                  dict(entry.acl), must=False)
-            if op.ok or (op.result is not None and op.result.code == NOT_FOUND):
-                if item in book.cleanups:
-                    book.cleanups.remove(item)
-            else:
-                failures.append("%s: %s" % (op.describe(), op.outcome()))
-                if op.result is None or op.result.code is None:
-                    break                   # it does not answer: later
-        return failures
-
-    def _uri_flow(self, job):
-        """Write the moved node's new URI into its peers' 11000/0."""
-        reg = self.server.registry.by_endpoint(job.host)
-        link = self.book.link(job.endpoint, job.host)
-        if reg is None or link is None:
-            return []
-        side = link.side(job.endpoint)
-        uri = uri_of(reg)
-        op = yield Op(job.endpoint, "write", (11000, side.iids[11000], 0), uri, must=False)
-        if op.ok:
-            side.uri = uri
-            return []
-        return ["%s: %s" % (op.describe(), op.outcome())]
-
-    # -- commit ------------------------------------------------------------------------------
-    def _commit(self, job, st):
-        book = self.book
-        now = self.server.now()
-        for ep, key, iid, acl in st.acls:
-            book.node(ep).acls[key] = Acl(iid, acl)
-        old = book.link(job.requester, job.host)
-        link = old
-        if st.sides is not None:
-            link = Link(st.sides[0], st.sides[1], now, st.lifetime)
-            book.links[link.pair] = link
-            if old is not None:
-                for g in book.grants_on(old):
-                    g.link = link
-                for side in old.sides.values():
-                    for path in side.paths():
-                        book.cleanups.append(Cleanup(side.endpoint, "delete", path))
-                for ep in old.sides:
-                    self._queue_once(_Job("cleanup", endpoint=ep))
-        grant = book.grant_for(job.requester, job.host)
-        if grant is None or grant.revoking:
-            grant = Grant(book.new_id(), job.requester, job.host, st.rights, link, now)
-            book.grants[grant.id] = grant
-        grant.rights = dict(st.rights)
-        grant.link = link
-        grant.updated_ms = now
-        self.log.info("grant %s: %s -> %s %s%s", grant.id, job.requester, job.host,
-                      rights_text(grant.rights), " (new account)" if st.sides else "")
-        return grant
-
-    def _free_iid(self, ep, oid, reg):
-        """The lowest instance ID of `oid` that `ep` did not register and we
-        did not make (or try to make) there; reserved at once. 21 starts at
-        1: a client's own server context usually sits at 21/0."""
-        used = self.book.node(ep).iids.setdefault(oid, set())
-        registered = ()
-        if reg is not None and reg.objects is not None:
-            registered = reg.objects.objects.get(oid, {}).get("instances", ())
-        iid = 1 if oid == 21 else 0
-        while iid in used or iid in registered:
-            iid += 1
-        if iid >= 65535:
-            raise Refuse("no free instance ID of object %d on %s" % (oid, ep))
-        used.add(iid)
-        return iid
-
-
-# Resources that tell an instance we created from anybody else's, for the
-# read-back of a Create whose first answer was lost (21 cannot be read).
-_IDENTITY = {11001: (0, 9), 11000: (10, 17), 11002: (0, 1, 2, 3)}
-
-
-def _read_back(values, rids):
-    """check(result) of a Read of the instance: True when it holds `values`
-    at `rids` (so the lost answer was to our Create)."""
-    def check(result):
-        got = {}
-        for rec in result.records or ():
-            path, value = rec[0], rec[1]
-            if len(path) == 3:
-                got[path[2]] = value
-            elif len(path) == 4:
-                got.setdefault(path[2], {})[path[3]] = value
-        for rid in rids:
-            want, have = values.get(rid), got.get(rid)
-            if isinstance(want, tuple):
-                have = tuple(have) if have is not None else None
-            if have != want:
-                return False
-        return True
-    return check
-
-
-def _made(op):
-    """The instance ID a successful Create made; Refuse when the client did
-    not say (no Location-Path): nothing to build on, nor to delete."""
-    loc = op.location
-    if loc is None:
-        raise Refuse("%s: no Location-Path in the answer" % op.describe())
-    return loc[1]
-
-
-def _restore(ep, iid, acl):
-    def undo(op):
-        return Op(ep, "write", (11002, iid, 2), dict(acl), label="undo")
-    return undo
-
-
-def _speaks_tlv(reg):
-    """Whether a Create may leave the instance ID to the client: only TLV
-    carries resources without their instance (LwM2M 1.0 clients all do)."""
-    return reg is None or not reg.formats or LWM2M_TLV in reg.formats
-
-
-def _short_server_id(op):
-    """Our Short Server ID from a Read of /1 that shows exactly one Server."""
-    if not op.ok or not op.result.records:
-        return None
-    found = set(v for p, v, *_ in op.result.records
-                if len(p) == 3 and p[0] == 1 and p[2] == 0 and isinstance(v, int))
-    return found.pop() if len(found) == 1 else None

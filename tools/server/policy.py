@@ -93,6 +93,11 @@ def key_text(key):
     return "/" + "/".join(str(i) for i in key)
 
 
+def rights_text(rights):
+    """'/3342/0=R,/3342/1=RW' for {(3342, 0): 1, (3342, 1): 3}."""
+    return ",".join("%s=%s" % (key_text(k), bits_text(b)) for k, b in sorted(rights.items()))
+
+
 def _name(value, where):
     if not isinstance(value, str) or not value or len(value) > 255:
         raise PolicyError("%s: needs an endpoint name or glob" % where)
