@@ -32,7 +32,8 @@ Instance -> its resources, Resource -> itself; `?depth=0..3` as in V1.2),
 each with the attributes attached there for this server; a Resource target
 also shows what it inherits from its instance and object (the TS example
 `</3/0/7>;dim=8;pmin=10;pmax=60;gt=50;lt=42.2`). A multiple resource carries
-`dim=` (its number of instances); an Object whose version is not 1.0 `ver=`.
+`dim=` (its number of instances); an Object whose version is not 1.0 `ver=`
+(lwm2m.links.ver).
 
 `write_request()` and `discover_request()` answer the engine's requests
 (through lwm2m.observe.Reporter) with a response Message.
@@ -46,6 +47,7 @@ from lwm2m.formats import types
 from lwm2m.formats.types import FormatError
 from lwm2m.formats.numtext import parse_int, parse_float
 from lwm2m.formats import link
+from lwm2m import links
 
 PMIN = "pmin"
 PMAX = "pmax"
@@ -263,9 +265,9 @@ class Attributes:
         try:
             path = parse_path(request.path()) if path is None else path
             check_access(caller, path, _DISCOVER)
-            links = self.discover(model, _key(caller), path,
+            found = self.discover(model, _key(caller), path,
                                   parse_depth(request.query()), caller)
-            return reply(CONTENT, link.encode(links), LINK_FORMAT)
+            return reply(CONTENT, link.encode(found), LINK_FORMAT)
         except Error as e:
             return reply(e.code)
 
@@ -319,20 +321,7 @@ class Attributes:
                 out.append((ripath, self._pairs(self.attached(key, ripath))))
 
     def _object_attrs(self, obj, key):
-        pairs = self._pairs(self.attached(key, (obj.oid,)))
-        ver = getattr(obj, "version", None)
-        if ver is None:
-            try:
-                from lwm2m import defs
-                ver = defs.OBJECTS.get(obj.oid, (None, None))[1]
-            except ImportError:
-                ver = None
-        if ver and ver != "1.0":
-            try:
-                pairs.insert(0, ("ver", float(ver)))   # unquoted: ver=1.1
-            except ValueError:
-                pairs.insert(0, ("ver", ver))
-        return pairs
+        return links.ver(obj) + self._pairs(self.attached(key, (obj.oid,)))
 
     @staticmethod
     def _pairs(attrs):
