@@ -39,7 +39,8 @@ FACTORY_RESET = "factory-reset"
 _CONFIG_KEYS = ("obj.0", "obj.1", "obj.2", "obj.21")
 _FULL = 1 | 2 | 4          # R, W, E: what every server may do on the devices by default
 _PMIN, _PMAX, _STORING = 2, 3, 6
-_UNIX_DEDUP = 128          # the engine's default (32) suits a board's heap
+_DEDUP = 32                # requests remembered for duplicate detection: a board's heap
+_UNIX_DEDUP = 128          # ...and the unix port's
 
 
 def fingerprint(cfg):
@@ -90,14 +91,10 @@ class Node:
         self.light = LightControl(drv["light"], clock=board.now_ms) \
             if drv.get("light") is not None else None
         objects += [o for o in (self.switch, self.light) if o is not None]
+        dedup = cfg["dedup_size"] or (_UNIX_DEDUP if board.name == "unix" else _DEDUP)
         self.engine = Client(self.endpoint, objects, board.transport, store=self.store,
                              resolve=getattr(board, "resolve", resolve_peer),
-                             log=log.info)
-        dedup = cfg["dedup_size"] or (_UNIX_DEDUP if board.name == "unix" else None)
-        if dedup:
-            # requests remembered for duplicate detection (coap.endpoint): a
-            # burst beyond it within MAX_TRANSMIT_SPAN is answered 5.03
-            self.engine.endpoint._dedup_size = dedup
+                             log=log.info, dedup_size=dedup)
         self._acl_defaults(cfg)
         self._seen = {}             # ssid -> location last announced
 

@@ -138,6 +138,13 @@ def test_reboot_and_factory_reset_wait_for_the_step():
     assert node.store.load("obj.1") is None and node.store.load("factory") is None
 
 
+def test_dedup_size_reaches_the_coap_endpoint():
+    _files(STATE + "/fw-d")
+    assert _node("fw-d")[2].engine.endpoint._dedup_size == 128          # unix port
+    _files(STATE + "/fw-d")
+    assert _node("fw-d", {"dedup_size": 7})[2].engine.endpoint._dedup_size == 7
+
+
 def test_changed_accounts_replace_the_stored_configuration():
     _files(STATE + "/fw-c")
     radio, server, node = _node("fw-c")

@@ -71,13 +71,15 @@ from lwm2m.objects.server import (Server, SSID, UPDATE_TRIGGER, DISABLE,
 class Client:
     def __init__(self, endpoint_name, objects, transport=None, store=None,
                  rand=os.urandom, resolve=None, reporting=None, params=None,
-                 log=None, bootstrap_timeout_ms=None, max_body=4096):
+                 log=None, bootstrap_timeout_ms=None, max_body=4096, dedup_size=32):
         """objects: LwObjects or a Model (Security and Server are added when
         missing). resolve(host, port) -> peer for server URIs (default: the
         host as written). reporting: a factory `fn(engine)` of the reporting
         hook (default lwm2m.observe.Reporter, its interface).
-        params: coap.endpoint.Params.
-        log: fn(text) for one-line events."""
+        params: coap.endpoint.Params. dedup_size: requests the coap Endpoint
+        remembers for duplicate detection (a burst beyond it within
+        MAX_TRANSMIT_SPAN is answered 5.03). log: fn(text) for one-line
+        events."""
         self.endpoint_name = endpoint_name
         self.model = objects if isinstance(objects, Model) else Model(objects)
         if 0 not in self.model:
@@ -89,7 +91,7 @@ class Client:
         self._log = log
         self._rand = rand
         self.now_ms = 0
-        self.endpoint = Endpoint(transport, self._entry, params, rand)
+        self.endpoint = Endpoint(transport, self._entry, params, rand, dedup_size)
         self.client = CoapClient(self.endpoint)
         self.dm = DeviceManagement(self.model, self)
         self.access = AccessControl(self.model, lambda: len(self.accounts()))
