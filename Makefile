@@ -33,9 +33,10 @@ demo: $(STAMP)
 	$(PY) tools/demo.py
 
 # A node on the unix port: make run ARGS="--endpoint n1 --server coap://127.0.0.1:5683"
-# (flags: firmware/config.py; Ctrl-C de-registers).
+# (flags: firmware/config.py; Ctrl-C de-registers). umask 077: the state directory
+# holds key material and the unix port cannot chmod (lib/lwm2m/store.py).
 run: $(STAMP)
-	$(MICROPYTHON) firmware/main.py $(ARGS)
+	umask 077 && $(MICROPYTHON) firmware/main.py $(ARGS)
 
 # Unix-port heap of a registered node over 10 virtual minutes, .mpy bytes by layer.
 memreport: $(STAMP)

@@ -1,7 +1,9 @@
 """The node's entry point, on a board and on the unix port (and CPython).
 
 Unix port, from the repo root (see firmware/config.py for every flag):
-    micropython firmware/main.py --endpoint NAME --server coap://HOST:PORT ...
+    umask 077; micropython firmware/main.py --endpoint NAME --server coap://HOST:PORT ...
+The state directory holds OSCORE Master Secrets and the unix port cannot
+chmod: the umask keeps it and its files private (`make run` sets it).
 On a board: /main.py runs at boot with /config.json (tools/deploy.py).
 
 Start-up: sys.path (unix: lib/, boards/common, boards/<board>, firmware/),

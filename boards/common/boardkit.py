@@ -10,7 +10,8 @@ board (`mcu_setup`). `machine`, `network` and `onewire` are passed in by
 board.py, the only module that imports them.
 
 Runs on every board, on the unix port and under CPython (host tests), so it
-imports only `gc`, `os`, `sys` and `json`. Deployed as `/lib/boardkit.mpy`;
+imports only `gc`, `os`, `sys`, `json` and `lwm2m.store.makedirs` (the
+state directory, made private under CPython) at load time. Deployed as `/lib/boardkit.mpy`;
 frozen by `boards/<name>/manifest.py`.
 
     board = setup(config)            # in boards/<name>/board.py
@@ -34,6 +35,7 @@ try:
     import json
 except ImportError:  # pragma: no cover - very old ports
     import ujson as json
+from lwm2m.store import makedirs
 
 MAINTENANCE_FLAG = ".maintenance"   # tools/deploy.py creates it, removes it at the end
 FIRMWARE = "lwm2m-node 0.1"
@@ -57,19 +59,6 @@ def merge(base, over):
         else:
             out[k] = v
     return out
-
-
-def makedirs(path):
-    """os.makedirs for MicroPython: create `path` and its parents; fine if present."""
-    cur = ""
-    for i, part in enumerate(path.split("/")):
-        cur = part if i == 0 else cur + "/" + part
-        if part:
-            try:
-                os.mkdir(cur)
-            except OSError:
-                pass    # exists (or a real failure, which the first write reports)
-    return path
 
 
 def exists(path):

@@ -15,9 +15,18 @@ so a test sees exactly what a file would hold).
 
 Keys are made of letters, digits, '.', '-' and '_' (others are escaped).
 MicroPython has no os.path/os.makedirs: the tiny helpers below do that work.
+
+The store holds key material (the OSCORE Master Secrets of objects 21 and
+11000). Under CPython its files are created 0o600 and the directories
+`makedirs()` creates 0o700 (an existing directory is left as it is).
+MicroPython has no os.open/os.chmod/umask and creates them as the process
+umask says: on the unix port, start the node under `umask 077` (a board's
+FAT or littlefs has no permissions).
 """
 import json
 import os
+
+_MODES = hasattr(os, "open")        # CPython: files and directories get modes
 from lwm2m.model import MULTIPLE, type_of
 from lwm2m.formats import types
 
@@ -41,7 +50,8 @@ def _exists(path):
 
 
 def makedirs(path):
-    """mkdir -p for MicroPython and CPython alike."""
+    """mkdir -p for MicroPython and CPython alike (new directories 0o700 on
+    CPython); returns `path`."""
     built = "/" if path.startswith("/") else ""
     for part in path.split("/"):
         if not part:
@@ -49,10 +59,28 @@ def makedirs(path):
         built = built + part if built in ("", "/") else built + "/" + part
         if not _exists(built):
             try:
-                os.mkdir(built)
+                if _MODES:
+                    os.mkdir(built, 0o700)
+                else:
+                    os.mkdir(built)
             except OSError:
                 if not _exists(built):
                     raise
+    return path
+
+
+def _write(path, text):
+    """Create or truncate `path` with `text`: 0o600 on CPython (fchmod too,
+    for a file left by an interrupted save)."""
+    if not _MODES:
+        with open(path, "w") as f:
+            f.write(text)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 class MemoryStore:
@@ -87,8 +115,7 @@ class FileStore:
     def save(self, key, value):
         path = self._path(key)
         tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(json.dumps(value))
+        _write(tmp, json.dumps(value))
         try:
             os.rename(tmp, path)
         except OSError:                     # FAT: the target must not exist
