@@ -10,15 +10,15 @@ if it has one, `poll(now_ms)` (called here first). `poll()` copies Digital
 Input State 5500, Counter 5501, On Time 5852 and Off Time 5854 (seconds)
 into the instance with `set()`, so observers hear only of real changes.
 
-Writing 0 to 5852/5854 resets that time (any other value: 4.00). Writes
-happen between polls, so they use `clock()` when given, else the now_ms of
-the last poll. Instances belong to the hardware: Create and Delete answer
-4.05, and a Replace keeps the driver's resources.
+Writing 0 to 5852/5854 resets that time (any other value: 4.00). Polling,
+writes between polls, Create/Delete (4.05) and Replace (keeps the driver's
+resources): lwm2m.objects.driven.
 """
 from micropython import const
-from coap.numbers import BAD_REQUEST, METHOD_NOT_ALLOWED
-from lwm2m.model import LwObject, Error
+from coap.numbers import BAD_REQUEST
+from lwm2m.model import Error
 from lwm2m.defs import ON_OFF_SWITCH
+from lwm2m.objects.driven import Driven
 
 _STATE = const(5500)
 _COUNTER = const(5501)
@@ -27,42 +27,25 @@ _ON_TIME = const(5852)
 _OFF_TIME = const(5854)
 
 
-class OnOffSwitch(LwObject):
+class OnOffSwitch(Driven):
     oid = 3342
     table = ON_OFF_SWITCH
+    KEPT = (_APP_TYPE,)
 
     def __init__(self, driver=None, clock=None, app_type=None):
         """With `driver`, instance 0 is added as by `add(driver, app_type)`.
         clock: optional monotonic milliseconds (callable) for writes."""
-        LwObject.__init__(self)
-        self._clock = clock
-        self._now = 0               # now_ms of the last poll
-        self._drivers = {}
+        Driven.__init__(self, clock)
         if driver is not None:
             self.add(driver, app_type=app_type)
 
     def add(self, driver, iid=None, app_type=None):
         """Add an instance for `driver`; returns its instance ID."""
-        if iid is None:
-            iid = self.new_iid()
         inst = {_STATE: bool(driver.state), _COUNTER: driver.counter,
                 _ON_TIME: 0, _OFF_TIME: 0}
         if app_type is not None:
             inst[_APP_TYPE] = app_type
-        self.instances[iid] = inst
-        self._drivers[iid] = driver
-        return iid
-
-    def now(self):
-        return self._clock() if self._clock is not None else self._now
-
-    def poll(self, now_ms):
-        """Poll the drivers and refresh the instances."""
-        self._now = now_ms
-        for iid, d in self._drivers.items():
-            if hasattr(d, "poll"):
-                d.poll(now_ms)
-            self.refresh(iid, now_ms)
+        return self.attach(iid, driver, inst)
 
     def refresh(self, iid, now_ms):
         d = self._drivers[iid]
@@ -76,27 +59,8 @@ class OnOffSwitch(LwObject):
         if (rid == _ON_TIME or rid == _OFF_TIME) and value != 0:
             raise Error(BAD_REQUEST, "only 0 (reset) may be written")
 
-    def write(self, iid, rid, value):
-        self.validate(iid, rid, value)
-        LwObject.write(self, iid, rid, value)
-
-    def written(self, iid, rid, value):
-        d = self._drivers.get(iid)
-        if d is None or (rid != _ON_TIME and rid != _OFF_TIME):
-            return
-        now = self.now()
+    def act(self, d, rid, value, now_ms):
         if rid == _ON_TIME:
-            d.reset_on_time(now)
-        else:
-            d.reset_off_time(now)
-        self.refresh(iid, now)
-
-    def remove(self, iid, rid):
-        if rid == _APP_TYPE:        # the others are the driver's
-            LwObject.remove(self, iid, rid)
-
-    def create(self, iid, values):
-        raise Error(METHOD_NOT_ALLOWED, "instances are inputs")
-
-    def delete(self, iid):
-        raise Error(METHOD_NOT_ALLOWED, "instances are inputs")
+            d.reset_on_time(now_ms)
+        elif rid == _OFF_TIME:
+            d.reset_off_time(now_ms)
