@@ -4,8 +4,8 @@ Owns: the virtual clock, the event queue, the topology (hosts and directed links
 routing, per-hop impairments (delay, loss, duplication, reordering), stepping of sans-IO
 engines at their deadlines, and the record of everything put on the air. Used by the host
 tests and by the network simulator; runs unchanged under CPython and the unix-port
-MicroPython (no typing/dataclasses/enum, own PRNG), and for one seed both interpreters
-produce the very same log.
+MicroPython (no typing/dataclasses/enum; the PRNG is the xorshift32 of lib/drivers/sim.py),
+and for one seed both interpreters produce the very same log.
 
 Time. `radio.now_ms` is an int (virtual milliseconds, starts at 0). Delays and deadlines
 given as floats are rounded *up* to whole ms, so a node is never stepped before it asked.
@@ -34,6 +34,7 @@ Example:
 """
 import heapq
 from collections import namedtuple
+from drivers.sim import Rng as Xorshift32
 
 # One entry of `Radio.log`: one frame put on the air by host `tx` towards host `rx`.
 #   t_ms   time it went on the air      src, dst  original sender / final destination address
@@ -63,26 +64,16 @@ def _ms(value):
     return i + 1 if value > i else i
 
 
-class Rng:
-    """xorshift32: a tiny PRNG giving identical sequences on CPython and MicroPython.
-
-    seed: any int; it is mixed so that 0 and small neighbouring seeds are all usable.
+class Rng(Xorshift32):
+    """The xorshift32 of drivers.sim (identical sequences on CPython and MicroPython),
+    seeded through a mix so that 0 and small neighbouring seeds are all usable, with
+    the draws the radio needs. `next()`: the next raw 32-bit value (1 .. 2**32-1).
     """
 
     def __init__(self, seed=1):
-        x = (seed * 2654435761 + 0x9E3779B9) & _MASK32
-        self.state = x or 0x6D2B79F5
+        Xorshift32.__init__(self, (seed * 2654435761 + 0x9E3779B9) & _MASK32 or 0x6D2B79F5)
         for _ in range(4):          # let nearby seeds diverge
             self.next()
-
-    def next(self):
-        """The next raw 32-bit value (1 .. 2**32-1)."""
-        x = self.state
-        x ^= (x << 13) & _MASK32
-        x ^= x >> 17
-        x ^= (x << 5) & _MASK32
-        self.state = x
-        return x
 
     def chance(self, p):
         """True with probability p (0.0 never draws and is never true, 1.0 always true)."""
