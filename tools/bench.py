@@ -127,12 +127,13 @@ def aio_codec(make_ours):
     return op, same
 
 
-def _aio_oscore_classes():
+def aio_context_class():
+    """An aiocoap OSCORE context held in memory (no persistence), built from aiocoap's
+    building blocks; also the peer of host_tests/cpython/test_oscore_aiocoap.py.
+    aiocoap is imported here, when a peer is wanted."""
     from aiocoap import oscore as aio
 
     class AioContext(aio.CanProtect, aio.CanUnprotect, aio.SecurityContextUtils):
-        """An in-memory aiocoap OSCORE context (as host_tests/cpython/test_oscore_aiocoap)."""
-
         def __init__(self, secret, salt, sender_id, recipient_id, id_context=None):
             self.alg_aead = aio.algorithms[aio.DEFAULT_ALGORITHM]   # AES-CCM-16-64-128
             self.hashfun = aio.hashfunctions[aio.DEFAULT_HASHFUNCTION]
@@ -156,7 +157,7 @@ def aio_oscore(with_response):
     import aiocoap
     from aiocoap.message import Direction
     from aiocoap.numbers.codes import Code
-    ctx_class = _aio_oscore_classes()
+    ctx_class = aio_context_class()
     client = ctx_class(W.OSCORE_SECRET, W.OSCORE_SALT, b"\x01", b"\x02")
     server = ctx_class(W.OSCORE_SECRET, W.OSCORE_SALT, b"\x02", b"\x01")
     request = aiocoap.Message(code=Code.POST, uri_path=["3311", "0", "5850"],
@@ -189,7 +190,7 @@ def oscore_same_bytes():
     from aiocoap.message import Direction
     from aiocoap.numbers.codes import Code
     from coap.numbers import OSCORE
-    ctx_class = _aio_oscore_classes()
+    ctx_class = aio_context_class()
     client = ctx_class(W.OSCORE_SECRET, W.OSCORE_SALT, b"\x01", b"\x02")
     server = ctx_class(W.OSCORE_SECRET, W.OSCORE_SALT, b"\x02", b"\x01")
     t_req, request_id = client.protect(aiocoap.Message(

@@ -12,10 +12,8 @@ import pytest
 import aiocoap
 import aiocoap.resource as resource
 
+from host_tests.cpython.aiopeer import BIG, Clock
 from host_tests.cpython.procs import MICROPYTHON, ROOT, free_port, start_line_process
-
-BIG = b"".join(b"%04d 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV\n"
-               % i for i in range(64))
 
 
 @pytest.fixture
@@ -128,26 +126,6 @@ class Text(resource.Resource):
     async def render_delete(self, request):
         self.body = b""
         return aiocoap.Message(code=aiocoap.DELETED)
-
-
-class Clock(resource.ObservableResource):
-    def __init__(self):
-        super().__init__()
-        self.value = 0
-        self.task = None
-
-    def update_observation_count(self, count):
-        if count and self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self.tick())
-
-    async def tick(self):
-        while True:
-            await asyncio.sleep(0.1)
-            self.value += 1
-            self.updated_state()
-
-    async def render_get(self, request):
-        return aiocoap.Message(payload=b"%d" % self.value, content_format=0)
 
 
 async def with_aiocoap_server(args_list):

@@ -26,14 +26,13 @@ from aiocoap.numbers.types import Type
 from aiocoap.oscore_sitewrapper import OscoreSiteWrapper
 from aiocoap.transports.oscore import OSCOREAddress
 
+from host_tests.cpython.aiopeer import BIG, Clock
 from host_tests.cpython.procs import MICROPYTHON, ROOT, free_port, start_line_process
 
 SECRET = bytes(range(1, 17))
 SALT = bytes.fromhex("9e7ca92223786340")
 OURS = b"\x01"          # Sender ID of our side
 THEIRS = b"\x02"        # Sender ID of aiocoap's side
-BIG = b"".join(b"%04d 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV\n"
-               % i for i in range(64))
 
 
 def spec(sender, recipient, id_context=b""):
@@ -95,26 +94,6 @@ class Text(resource.Resource):
         self._note(request)
         self.body += request.payload
         return aiocoap.Message(code=aiocoap.CREATED, location_path=("text", "1"))
-
-
-class Clock(resource.ObservableResource):
-    def __init__(self):
-        super().__init__()
-        self.value = 0
-        self.task = None
-
-    def update_observation_count(self, count):
-        if count and self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self.tick())
-
-    async def tick(self):
-        while True:
-            await asyncio.sleep(0.1)
-            self.value += 1
-            self.updated_state()
-
-    async def render_get(self, request):
-        return aiocoap.Message(payload=b"%d" % self.value, content_format=0)
 
 
 class AioServer:
