@@ -201,9 +201,9 @@ def oscore_same_bytes():
     t_resp, _ = server.protect(aiocoap.Message(
         code=Code.CHANGED, content_format=W.SENML_CBOR, payload=W.OSCORE_PAYLOAD),
         server_id)
-    cctx, sctx = W.oscore_pair()
+    cctx, sctx, lookup = W.oscore_pair()
     o_req, _ = W.protect_request(cctx, W.oscore_request_message())
-    _, _, binding = W.unprotect_request(lambda kid, kc: sctx, o_req)
+    _, _, binding = W.unprotect_request(lookup, o_req)
     o_resp = W.protect_response(sctx, W.oscore_response_message(), binding)
     return (bytes(o_req.payload) == t_req.payload
             and o_req.get(OSCORE) == t_req.opt.oscore

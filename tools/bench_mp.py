@@ -240,10 +240,15 @@ def round_udp():
 
 
 def oscore_pair():
-    """(client context, server context) for one OSCORE security context."""
+    """(client context, server context, the server's context lookup for
+    unprotect_request) for one OSCORE security context."""
     client = SecurityContext(OSCORE_SECRET, b"\x01", b"\x02", OSCORE_SALT)
     server = SecurityContext(OSCORE_SECRET, b"\x02", b"\x01", OSCORE_SALT)
-    return client, server
+    contexts = [server]
+
+    def lookup(kid, kid_context):
+        return find_context(contexts, kid, kid_context)
+    return client, server, lookup
 
 
 def oscore_request_message():
@@ -260,11 +265,7 @@ def oscore_response_message():
 
 def oscore_request():
     """Client protects the request, server unprotects it (replay window updated)."""
-    cctx, sctx = oscore_pair()
-    contexts = [sctx]
-
-    def lookup(kid, kid_context):
-        return find_context(contexts, kid, kid_context)
+    cctx, _, lookup = oscore_pair()
     req = oscore_request_message()
 
     def op():
@@ -276,11 +277,7 @@ def oscore_request():
 def oscore_exchange():
     """Request protect+unprotect, then its response (request nonce, no Partial IV)
     protect+unprotect: one full OSCORE exchange, 64-byte payloads both ways."""
-    cctx, sctx = oscore_pair()
-    contexts = [sctx]
-
-    def lookup(kid, kid_context):
-        return find_context(contexts, kid, kid_context)
+    cctx, sctx, lookup = oscore_pair()
     req = oscore_request_message()
     resp = oscore_response_message()
 
@@ -330,11 +327,16 @@ CASES = (
 
 # ----------------------------------------------------------------------------- heap
 
-def _delta(fn):
-    """Bytes allocated by fn(), gc disabled; min over a few runs after one warm-up."""
+def _delta(fn, prep=()):
+    """Bytes allocated by fn(), gc disabled; min over a few runs after one warm-up.
+    prep: functions run before every call, outside the measurement (fresh input)."""
+    for p in prep:
+        p()
     fn()
     best = None
     for _ in range(5):
+        for p in prep:
+            p()
         gc.collect()
         gc.disable()
         try:
@@ -360,11 +362,7 @@ def heap_per_call():
         out[name + "_encode"] = _delta(lambda: msg.encode_into(buf))
         out[name + "_decode"] = _delta(lambda: decode(view[:n]))
 
-    cctx, sctx = oscore_pair()
-    contexts = [sctx]
-
-    def lookup(kid, kid_context):
-        return find_context(contexts, kid, kid_context)
+    cctx, sctx, lookup = oscore_pair()
     req = oscore_request_message()
     resp = oscore_response_message()
     out["oscore_protect_request"] = _delta(lambda: protect_request(cctx, req))
@@ -388,21 +386,7 @@ def heap_per_call():
             ("oscore_unprotect_response", (prep_request, unprotect_req, protect_resp),
              unprotect_resp))
     for name, prep, fn in rows:
-        best = None
-        for _ in range(6):
-            for p in prep:
-                p()
-            gc.collect()
-            gc.disable()
-            try:
-                a = gc.mem_alloc()
-                fn()
-                d = gc.mem_alloc() - a
-            finally:
-                gc.enable()
-            if best is None or d < best:
-                best = d
-        out[name] = best
+        out[name] = _delta(fn, prep)
     op, _ = round_radio()
     out["round_radio"] = _delta(op)
     return out
