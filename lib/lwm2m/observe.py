@@ -66,15 +66,13 @@ Unix time in seconds or None when unknown) stored notifications in SenML
 formats carry their time.
 """
 from micropython import const
-from coap.numbers import (CON, NON, CONTENT, OBSERVE, NOT_FOUND, NOT_ACCEPTABLE,
-                          TEXT_PLAIN, OCTET_STREAM, SENML_JSON, SENML_CBOR)
+from coap.numbers import CON, NON, CONTENT, OBSERVE, NOT_FOUND, SENML_JSON, SENML_CBOR
 from coap.message import Message
 from coap.endpoint import RESET, TIMEOUT
 from coap.server import reply
 from coap import block
 from lwm2m.model import Error, parse_path
-from lwm2m.dm import choose_format
-from lwm2m.formats import codec
+from lwm2m.dm import choose_format, encode
 from lwm2m.attributes import (Attributes, account_defaults, check_access,
                               PMIN, PMAX, GT, LT, ST, EPMIN, EPMAX)
 
@@ -461,16 +459,6 @@ class Reporter:
     def _next_seq(self):
         self._seq = (self._seq + 1) & _SEQ_MASK
         return self._seq
-
-
-def encode(model, records, path, cf):
-    """Encode like a Read (lwm2m.dm): 4.06 when `cf` cannot hold the records."""
-    if cf in (TEXT_PLAIN, OCTET_STREAM) and (len(records) != 1 or records[0][0] != path):
-        raise Error(NOT_ACCEPTABLE, "format holds a single value")
-    try:
-        return codec(cf).encode(records, path, model.type_of)
-    except ValueError:
-        raise Error(NOT_ACCEPTABLE, "value cannot be encoded in this format")
 
 
 def _key(caller, peer):
