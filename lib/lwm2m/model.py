@@ -118,6 +118,14 @@ class LwObject:
         """IDs of the resources instance `iid` has, sorted."""
         return sorted(self.instance(iid))
 
+    def iid_where(self, rid, value):
+        """The first instance (lowest ID) whose resource `rid` holds `value`,
+        or None: e.g. the Server instance of a Short Server ID."""
+        for iid in self.iids():
+            if self.get(iid, rid) == value:
+                return iid
+        return None
+
     def new_iid(self):
         iid = 0
         while iid in self.instances:

@@ -67,7 +67,4 @@ class Client(LwObject):
 
     def find(self, scid):
         """The instance of Short Client ID `scid`, or None."""
-        for iid in self.iids():
-            if self.get(iid, SCID) == scid:
-                return iid
-        return None
+        return self.iid_where(SCID, scid)

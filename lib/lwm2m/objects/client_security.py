@@ -96,10 +96,7 @@ class ClientSecurity(LwObject):
 
     def find(self, scid):
         """The instance of Short Client ID `scid`, or None."""
-        for iid in self.iids():
-            if self.get(iid, SCID) == scid:
-                return iid
-        return None
+        return self.iid_where(SCID, scid)
 
     def oscore_iid(self, iid):
         return link_target(self.get(iid, OSCORE))

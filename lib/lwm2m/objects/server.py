@@ -72,10 +72,7 @@ class Server(LwObject):
 
     def find(self, ssid):
         """The instance of Short Server ID `ssid`, or None."""
-        for iid in self.iids():
-            if self.get(iid, SSID) == ssid:
-                return iid
-        return None
+        return self.iid_where(SSID, ssid)
 
     def value(self, iid, rid, default):
         v = self.get(iid, rid)
