@@ -10,9 +10,9 @@ board (`mcu_setup`). `machine`, `network` and `onewire` are passed in by
 board.py, the only module that imports them.
 
 Runs on every board, on the unix port and under CPython (host tests), so it
-imports only `gc`, `os`, `sys`, `json` and `lwm2m.store.makedirs` (the
-state directory, made private under CPython) at load time. Deployed as `/lib/boardkit.mpy`;
-frozen by `boards/<name>/manifest.py`.
+imports only `gc`, `sys`, `json` and lwm2m.store's `exists` and `makedirs`
+(the state directory, made private under CPython) at load time. Deployed as
+`/lib/boardkit.mpy`; frozen by `boards/<name>/manifest.py`.
 
     board = setup(config)            # in boards/<name>/board.py
     board.transport                  # transport.udp.UdpTransport, bound
@@ -28,14 +28,13 @@ frozen by `boards/<name>/manifest.py`.
     board.reset()                    # machine.reset() on a board
 """
 import gc
-import os
 import sys
 
 try:
     import json
 except ImportError:  # pragma: no cover - very old ports
     import ujson as json
-from lwm2m.store import makedirs
+from lwm2m.store import exists, makedirs
 
 MAINTENANCE_FLAG = ".maintenance"   # tools/deploy.py creates it, removes it at the end
 FIRMWARE = "lwm2m-node 0.1"
@@ -59,14 +58,6 @@ def merge(base, over):
         else:
             out[k] = v
     return out
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def version_text():

@@ -41,7 +41,7 @@ def _safe(key):
     return "".join(out)
 
 
-def _exists(path):
+def exists(path):
     try:
         os.stat(path)
         return True
@@ -57,14 +57,14 @@ def makedirs(path):
         if not part:
             continue
         built = built + part if built in ("", "/") else built + "/" + part
-        if not _exists(built):
+        if not exists(built):
             try:
                 if _MODES:
                     os.mkdir(built, 0o700)
                 else:
                     os.mkdir(built)
             except OSError:
-                if not _exists(built):
+                if not exists(built):
                     raise
     return path
 
