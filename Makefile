@@ -38,9 +38,11 @@ demo: $(STAMP)
 run: $(STAMP)
 	umask 077 && $(MICROPYTHON) firmware/main.py $(ARGS)
 
-# Unix-port heap of a registered node over 10 virtual minutes, .mpy bytes by layer.
+# Unix-port heap of a registered node over 10 virtual minutes, .mpy bytes by layer;
+# then what the C2C extension adds (heap with/without a peer, .mpy bytes).
 memreport: $(STAMP)
 	$(PY) tools/memreport.py $(MEMREPORT_ARGS)
+	$(PY) tools/memreport_c2c.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

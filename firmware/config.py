@@ -4,7 +4,7 @@ checked and turned into one plain dict (`parse()`), with one-line errors.
     micropython firmware/main.py --endpoint NAME --server coap://HOST:PORT
         [--bind HOST:PORT] [--lifetime SECONDS] [--state DIR]
         [--oscore MASTER_SECRET:MASTER_SALT:SENDER_ID:RECIPIENT_ID[:ID_CONTEXT]]
-        [--bootstrap coap://HOST:PORT] [--config FILE] [--log LEVEL]
+        [--bootstrap coap://HOST:PORT] [--config FILE] [--log LEVEL] [--c2c]
 
 Flags override the file. The file (a JSON object) holds what the flags
 hold and more:
@@ -16,6 +16,14 @@ hold and more:
     acl: [{object, instance, owner, acl: {ssid: bits}}]   (several servers)
     poll_ms (driver polling, 100), deregister_ms (stop timeout, 5000),
     dedup_size, repl, board
+    c2c: {"allow_nosec": false} (or true) -- the client-to-client extension
+         (firmware/node.py); --c2c is the same with the defaults
+    follow: {"endpoint": "switch", "path": "/3342/0/5500",
+             "target": "/3311/0/5850", "address": "coap://HOST:PORT",
+             "retry_ms": 5000} -- observe a peer's resource directly and
+         copy it into ours (firmware/apps.py; implies c2c; address optional)
+    events: true/false -- one `event ...` line per event (firmware/apps.py;
+         default: on with c2c or follow)
     and the board's keys (boards/README.md): temperature, switch, light,
     watchdog_ms, wifi, serial, endpoint_prefix, server_uri, ...
 --server replaces the first server's URI, --oscore sets its OSCORE context,
@@ -29,23 +37,26 @@ import json
 
 USAGE = ("usage: main.py --endpoint NAME --server coap://HOST:PORT [--bind HOST:PORT] "
          "[--lifetime SECONDS] [--state DIR] [--oscore SECRET:SALT:SID:RID[:IDCTX]] "
-         "[--bootstrap coap://HOST:PORT] [--config FILE] [--log LEVEL]")
+         "[--bootstrap coap://HOST:PORT] [--config FILE] [--log LEVEL] [--c2c]")
 LEVELS = ("debug", "info", "warning", "error")
 FLAGS = ("--endpoint", "--server", "--bind", "--lifetime", "--state", "--oscore",
-         "--bootstrap", "--config", "--log")
+         "--bootstrap", "--config", "--log", "--c2c")
+SWITCHES = ("--c2c",)      # flags without a value
 DEFAULT_LIFETIME = 300
 MAX_SERVERS = 8
 
 # Keys of the config file: ours, then the board's (boards/README.md), which
 # are handed to boards/<name>/board.py untouched.
 OWN_KEYS = ("endpoint", "servers", "server", "bootstrap", "lifetime", "bind", "state",
-            "log", "poll_ms", "acl", "deregister_ms", "board", "repl", "dedup_size")
+            "log", "poll_ms", "acl", "deregister_ms", "board", "repl", "dedup_size",
+            "c2c", "follow", "events")
 BOARD_KEYS = ("endpoint_prefix", "serial", "server_uri", "log_level", "local_port",
               "store_dir", "watchdog_ms", "wifi", "temperature", "switch", "light",
               "about")
 SERVER_KEYS = ("uri", "ssid", "lifetime", "binding", "oscore", "pmin", "pmax",
                "storing")
 ACL_KEYS = ("object", "instance", "owner", "acl")
+FOLLOW_KEYS = ("endpoint", "path", "target", "address", "retry_ms")
 
 
 class ConfigError(ValueError):
@@ -146,7 +157,11 @@ def parse_argv(argv):
             arg, value = arg.split("=", 1)
         if arg not in FLAGS:
             raise ConfigError("unknown argument %r (see --help)" % arg)
-        if value is None:
+        if arg in SWITCHES:
+            if value is not None:
+                raise ConfigError("%s takes no value" % arg)
+            value = True
+        elif value is None:
             if i + 1 >= len(argv) or argv[i + 1] in FLAGS:
                 raise ConfigError("%s needs a value" % arg)
             i += 1
@@ -204,6 +219,8 @@ def parse(argv, read=read_file):
     for name in ("endpoint", "bind", "state", "log", "bootstrap"):
         if name in flags:
             data[name] = flags[name]
+    if flags.get("c2c"):
+        data["c2c"] = data["c2c"] if isinstance(data.get("c2c"), dict) else {}
     cfg = from_dict(data)
     if cfg["endpoint"] is None:
         raise ConfigError("--endpoint is required")
@@ -269,8 +286,9 @@ def from_dict(data):
     """Check a config dict (a board's config.json, or parse()'s merge) and
     return the normalized form: endpoint, servers (uri, host, port, ssid,
     lifetime, binding, oscore, pmin/pmax/storing when given), bootstrap,
-    bind, state, log, poll_ms, deregister_ms, dedup_size, acl, board, repl, and
-    "board_config" (what goes to board.setup())."""
+    bind, state, log, poll_ms, deregister_ms, dedup_size, acl, board, repl,
+    c2c ({"allow_nosec"} or None), follow (dict or None), events (bool or
+    None: the default), and "board_config" (what goes to board.setup())."""
     lifetime = _int("--lifetime", data.get("lifetime", DEFAULT_LIFETIME), 1, 0x7FFFFFFF)
     servers = [_server(i, s, lifetime) for i, s in enumerate(_servers_of(data))]
     if len(servers) > MAX_SERVERS:
@@ -310,6 +328,11 @@ def from_dict(data):
     board_config = dict((k, data[k]) for k in BOARD_KEYS if k in data)
     for key in ("temperature", "switch", "light"):
         _check_device(key, data.get(key))
+    follow = _follow(data.get("follow"))
+    c2c = _c2c(data.get("c2c"), follow)
+    events = data.get("events")
+    if events is not None and events is not True and events is not False:
+        raise ConfigError("config: events is true or false")
     return {"endpoint": endpoint, "servers": servers, "bootstrap": boot,
             "bind": bind, "state": state, "log": level,
             "poll_ms": _int("config: poll_ms", data.get("poll_ms", 100), 1, 60000),
@@ -319,6 +342,7 @@ def from_dict(data):
             _int("config: dedup_size", data["dedup_size"], 1, 4096),
             "acl": [_acl(i, a) for i, a in enumerate(acl)],
             "board": data.get("board"), "repl": bool(data.get("repl", True)),
+            "c2c": c2c, "follow": follow, "events": events,
             "board_config": board_config}
 
 
@@ -333,3 +357,54 @@ def _check_device(key, spec):
             raise ConfigError("config: %s entries need a \"kind\"" % key)
         if s is not None and "period_ms" in s:
             _int("config: %s period_ms" % key, s["period_ms"], 0, 86400000)
+
+
+def _c2c(spec, follow):
+    """{"allow_nosec": bool} or None from the "c2c" entry; "follow" needs it."""
+    if spec is None and follow is not None:
+        spec = True
+    if spec is None or spec is False:
+        if follow is not None:
+            raise ConfigError("config: follow needs c2c")
+        return None
+    if spec is True:
+        spec = {}
+    if not isinstance(spec, dict):
+        raise ConfigError("config: c2c is true, false or {\"allow_nosec\": BOOL}")
+    for k in spec:
+        if k != "allow_nosec":
+            raise ConfigError("config: c2c: unknown key %r" % k)
+    nosec = spec.get("allow_nosec", False)
+    if nosec is not True and nosec is not False:
+        raise ConfigError("config: c2c.allow_nosec is true or false")
+    return {"allow_nosec": nosec}
+
+
+def _resource_path(what, text):
+    parts = text.split("/") if isinstance(text, str) else []
+    if (len(parts) != 4 or parts[0] or not all(p.isdigit() and int(p) <= 65534
+                                                  for p in parts[1:])):
+        raise ConfigError("config: %s is a resource path /O/I/R" % what)
+    return text
+
+
+def _follow(spec):
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError("config: follow must be an object")
+    for k in spec:
+        if k not in FOLLOW_KEYS:
+            raise ConfigError("config: follow: unknown key %r" % k)
+    ep = spec.get("endpoint")
+    if not isinstance(ep, str) or not ep:
+        raise ConfigError("config: follow.endpoint names the peer")
+    out = {"endpoint": ep,
+           "path": _resource_path("follow.path", spec.get("path")),
+           "target": _resource_path("follow.target", spec.get("target")),
+           "address": spec.get("address"),
+           "retry_ms": _int("config: follow.retry_ms", spec.get("retry_ms", 5000), 100,
+                            3600000)}
+    if out["address"] is not None:
+        parse_uri("follow.address", out["address"])
+    return out

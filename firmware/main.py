@@ -9,7 +9,8 @@ On a board: /main.py runs at boot with /config.json (tools/deploy.py).
 Start-up: sys.path (unix: lib/, boards/common, boards/<board>, firmware/),
 the config (bad flags or config: one line on stderr, exit status 2), the
 board (boards/<name>/board.py, by config "board" or sys.platform), the node
-(firmware/node.py), then the asyncio runtime (firmware/runtime.py) until a
+(firmware/node.py) and its application behaviours (firmware/apps.py),
+then the asyncio runtime (firmware/runtime.py) until a
 stop: Ctrl-C (SIGINT: KeyboardInterrupt), SIGTERM where it can be caught,
 or an executed Reboot / Factory Reset. A stop de-registers from every
 server; a Reboot resets the board (unix: the node restarts in-process,
@@ -125,6 +126,7 @@ def run_once(cfg, raw, name, log):
     from node import Node, FACTORY_RESET
     from runtime import Runtime, shutdown, STOP
     import aio
+    import apps
     try:
         board = board_module.setup(raw)
     except ValueError as e:                 # a device entry the board cannot build
@@ -134,9 +136,10 @@ def run_once(cfg, raw, name, log):
         return _fail("cannot bind%s: %s" % (where, e), 1)
     for w in board.warnings:
         log.warning(w)
-    reason, node = STOP, None
+    reason, node, app = STOP, None, None
     try:
         node = Node(cfg, board, log)
+        app = apps.install(node, cfg, log)      # "follow", event lines
         if node.store_dir != board.store_dir:
             _rmdir(board.store_dir)             # the board's default, unused
         host, port = board.transport.local_address()
@@ -149,6 +152,8 @@ def run_once(cfg, raw, name, log):
         reason = STOP
     try:
         if reason == STOP and node is not None:
+            if app is not None:
+                app.stop()                      # ends our observations at peers
             log.info("stopping: de-registering")
             if shutdown(node, board, log, cfg["deregister_ms"]):
                 log.always("deregistered")

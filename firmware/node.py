@@ -12,11 +12,16 @@ and 3311 when the board has a switch / light, 2 when several servers (or a
 Bootstrap-Server) manage the node, 21 when an account uses OSCORE (or a
 Bootstrap-Server may provision one).
 
+C2C (config "c2c"): lwm2m.c2c.C2C is installed on the engine (objects
+11000-11002, peers served with the 4.01 + hint, `engine.peer_request`);
+firmware/apps.py builds the behaviours that use it.
+
 Factory configuration: the engine keeps what servers and bootstraps wrote
 in the store and prefers it to the objects built here. When the configured
 accounts change (a different --server, --oscore...), the stored
-configuration is dropped first, so the command line always wins; a hash of
-the account settings (never the keys themselves) is stored to tell.
+configuration (peer accounts included: the old servers made them) is
+dropped first, so the command line always wins; a hash of the account
+settings (never the keys themselves) is stored to tell.
 OSCORE sequence numbers are never dropped.
 """
 import hashlib
@@ -36,7 +41,8 @@ from transport.udp import resolve_peer
 
 REBOOT = "reboot"
 FACTORY_RESET = "factory-reset"
-_CONFIG_KEYS = ("obj.0", "obj.1", "obj.2", "obj.21")
+_CONFIG_KEYS = ("obj.0", "obj.1", "obj.2", "obj.21", "obj.11000", "obj.11001", "obj.11002",
+                "c2c.lifetime")
 _FULL = 1 | 2 | 4          # R, W, E: what every server may do on the devices by default
 _PMIN, _PMAX, _STORING = 2, 3, 6
 _DEDUP = 32                # requests remembered for duplicate detection: a board's heap
@@ -95,6 +101,9 @@ class Node:
         self.engine = Client(self.endpoint, objects, board.transport, store=self.store,
                              resolve=getattr(board, "resolve", resolve_peer),
                              log=log.info, dedup_size=dedup)
+        if cfg.get("c2c") is not None:
+            from lwm2m.c2c import C2C
+            C2C(self.engine, allow_nosec=cfg["c2c"]["allow_nosec"])
         self._acl_defaults(cfg)
         self._seen = {}             # ssid -> location last announced
 

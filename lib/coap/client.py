@@ -57,6 +57,7 @@ class Operation:
         self.collector = None
         self.sender = None
         self.done = False
+        self.timeout_ms = None      # wait for a separate response (None: Params)
 
     def cancel(self, now_ms=None, deregister=False):
         """Stop; with `deregister`, tell the server too (GET Observe=1, §3.6)."""
@@ -127,7 +128,7 @@ class Operation:
                 return
             delivered = True
             handler(response, error)
-        return ep.request(self.peer, out, on_response, now_ms)
+        return ep.request(self.peer, out, on_response, now_ms, self.timeout_ms)
 
     def _send_block1(self, step, now_ms):
         value, chunk, more = step
@@ -208,12 +209,16 @@ class Client:
         self.max_body = max_body
         self.szx = szx
 
-    def request(self, peer, msg, callback, now_ms, observe=False, security=None):
+    def request(self, peer, msg, callback, now_ms, observe=False, security=None,
+                timeout_ms=None):
         """Start a request (protected through `security` when given, see the
-        module docstring); returns its `Operation`."""
+        module docstring); returns its `Operation`. `timeout_ms`: how long
+        each of its requests waits for a separate (or NON) response once
+        acknowledged; None = the endpoint's `response_timeout_ms`."""
         body = bytes(msg.payload)
         template = copy_request(msg)
         op = Operation(self, peer, template, body, callback, observe, self.szx, security)
+        op.timeout_ms = timeout_ms
         op.start(now_ms)
         return op
 

@@ -11,8 +11,9 @@ API into an lwm2m.engine.Client, and runs the peer accounts' lifecycle.
 
 `callback(response, error)` as in coap.client; the third-party
 authorization (4.01 + hint -> `POST /ac` -> retry once) happens inside,
-see lwm2m.requester. The host side -- peers served through the engine's own
-DM code, identified and checked by lwm2m.peers -- needs nothing more.
+see lwm2m.requester (`c2c.trace = fn(op, kind, detail)` hears of its
+steps). The host side -- peers served through the engine's own DM code,
+identified and checked by lwm2m.peers -- needs nothing more.
 
 What `C2C(node)` installs (the engine's hooks, nothing else changes):
 - objects 11000, 11001, 11002 (and 21) when missing, with what the store
@@ -95,6 +96,7 @@ class C2C:
         self._started = False
         self._checkpoint = None
         self._stamp = 0
+        self.trace = None           # fn(op, kind, detail): lwm2m.requester's steps
         engine.callers.resolvers.append(self.peers.resolve)
         engine.unauthorized = self.peers.unauthorized
         engine.extensions.append(self)
