@@ -19,15 +19,20 @@ class AccessControlObject(LwObject):
     oid = 2
     table = ACCESS_CONTROL
 
+    def find_all(self, oid, iid):
+        """The instances protecting Object Instance (oid, iid), sorted."""
+        return [aco for aco in self.iids()
+                if self.instances[aco].get(OBJECT_ID) == oid
+                and self.instances[aco].get(INSTANCE_ID) == iid]
+
     def find(self, oid, iid):
-        """The instance protecting Object Instance (oid, iid), or None."""
-        for aco, inst in self.instances.items():
-            if inst.get(OBJECT_ID) == oid and inst.get(INSTANCE_ID) == iid:
-                return aco
-        return None
+        """The (first) instance protecting Object Instance (oid, iid), or None."""
+        found = self.find_all(oid, iid)
+        return found[0] if found else None
 
     def add(self, oid, iid, owner, acl=None, aco=None):
-        """Create the instance for (oid, iid); acl: {ssid or 0: bits}."""
+        """Create the instance for (oid, iid); acl: {ssid (11002: scid) or
+        0: bits}."""
         aco = self.new_iid() if aco is None else aco
         values = {OBJECT_ID: oid, INSTANCE_ID: iid, OWNER: owner}
         if acl:

@@ -7,12 +7,14 @@ bits R=1 W=2 E=4 D=8 C=16) and the Access Control Owner (3; the Short
 Server ID of the server that manages the instance -- it grants nothing by
 itself, unlike the reference implementation). Several instances for the
 same Object Instance (a server adding one per grant) are read together.
-The rules are in lwm2m.peers.
+The rules are in lwm2m.peers; find(), find_all() and add() are Access
+Control's.
 """
 from micropython import const
 from coap.numbers import BAD_REQUEST
-from lwm2m.model import LwObject, Error
+from lwm2m.model import Error
 from lwm2m.defs import CLIENT_ACCESS_CONTROL
+from lwm2m.objects.access_control import AccessControlObject
 
 OBJECT_ID = const(0)
 INSTANCE_ID = const(1)
@@ -21,7 +23,7 @@ OWNER = const(3)
 _ALL = const(31)
 
 
-class ClientAccessControl(LwObject):
+class ClientAccessControl(AccessControlObject):
     oid = 11002
     table = CLIENT_ACCESS_CONTROL
 
@@ -32,28 +34,6 @@ class ClientAccessControl(LwObject):
             for scid, bits in value.items():
                 if not 0 <= scid <= 65534 or not 0 <= bits <= _ALL:
                     raise Error(BAD_REQUEST, "bad ACL entry")
-
-    def find(self, oid, iid):
-        """The (first) instance protecting (oid, iid), or None."""
-        for aci in self.iids():
-            inst = self.instances[aci]
-            if inst.get(OBJECT_ID) == oid and inst.get(INSTANCE_ID) == iid:
-                return aci
-        return None
-
-    def find_all(self, oid, iid):
-        return [aci for aci in self.iids()
-                if self.instances[aci].get(OBJECT_ID) == oid
-                and self.instances[aci].get(INSTANCE_ID) == iid]
-
-    def add(self, oid, iid, owner, acl=None, aci=None):
-        """Create the instance for (oid, iid); acl: {scid or 0: bits}."""
-        aci = self.new_iid() if aci is None else aci
-        values = {OBJECT_ID: oid, INSTANCE_ID: iid, OWNER: owner}
-        if acl:
-            values[ACL] = dict(acl)
-        self.create(aci, values)
-        return aci
 
     def rights(self, scid, oid, iid):
         """ACL[scid], else ACL[0], else 0, of the instances for (oid, iid).
