@@ -30,6 +30,15 @@ DEFAULT_DISABLE_TIMEOUT = const(86400)
 _NON_NEGATIVE = (LIFETIME, DEFAULT_PMIN, DEFAULT_PMAX, DISABLE_TIMEOUT)
 
 
+def check_scid(obj, iid, scid):
+    """4.00 unless `scid` is a Short Client ID (1..65534) that no other
+    instance of `obj` (11000 or 11001: `find(scid)`) has."""
+    if not 1 <= scid <= 65534:
+        raise Error(BAD_REQUEST, "Short Client ID is 1..65534")
+    if obj.find(scid) not in (None, iid):
+        raise Error(BAD_REQUEST, "Short Client ID in use")
+
+
 class Client(LwObject):
     oid = 11001
     table = CLIENT
@@ -44,10 +53,7 @@ class Client(LwObject):
 
     def validate(self, iid, rid, value):
         if rid == SCID:
-            if not 1 <= value <= 65534:
-                raise Error(BAD_REQUEST, "Short Client ID is 1..65534")
-            if self.find(value) not in (None, iid):
-                raise Error(BAD_REQUEST, "Short Client ID in use")
+            check_scid(self, iid, value)
         elif rid in _NON_NEGATIVE and value < 0:
             raise Error(BAD_REQUEST, "negative period")
 

@@ -21,6 +21,7 @@ from micropython import const
 from coap.numbers import BAD_REQUEST
 from lwm2m.model import LwObject, Error, R, W
 from lwm2m.defs import CLIENT_SECURITY
+from lwm2m.objects.client import check_scid
 
 URI = const(0)
 MODE = const(2)
@@ -59,10 +60,7 @@ class ClientSecurity(LwObject):
 
     def validate(self, iid, rid, value):
         if rid == SCID:
-            if not 1 <= value <= 65534:
-                raise Error(BAD_REQUEST, "Short Client ID is 1..65534")
-            if self.find(value) not in (None, iid):
-                raise Error(BAD_REQUEST, "Short Client ID in use")
+            check_scid(self, iid, value)
         elif rid == MODE and value not in (PSK, NOSEC):
             raise Error(BAD_REQUEST, "Security Mode 0 or 3")
         elif rid == OSCORE:
