@@ -12,7 +12,7 @@ import pytest
 import aiocoap
 import aiocoap.resource as resource
 
-from host_tests.cpython.aiopeer import BIG, Clock
+from host_tests.cpython.aiopeer import BIG, Clock, observe
 from host_tests.cpython.procs import MICROPYTHON, ROOT, free_port, start_line_process
 
 
@@ -90,15 +90,8 @@ def test_aiocoap_client_observes_several_notifications(coapd):
     async def go():
         ctx = await aiocoap.Context.create_client_context()
         try:
-            req = ctx.request(aiocoap.Message(code=aiocoap.GET, uri=uri, observe=0))
-            first = await req.response
+            first, values = await observe(ctx, uri)
             assert first.opt.observe is not None
-            values = [int(first.payload)]
-            async for note in req.observation:
-                values.append(int(note.payload))
-                if len(values) == 5:
-                    req.observation.cancel()
-                    break
             assert values == sorted(values) and len(set(values)) == 5
         finally:
             await ctx.shutdown()

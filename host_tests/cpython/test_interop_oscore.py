@@ -26,7 +26,7 @@ from aiocoap.numbers.types import Type
 from aiocoap.oscore_sitewrapper import OscoreSiteWrapper
 from aiocoap.transports.oscore import OSCOREAddress
 
-from host_tests.cpython.aiopeer import BIG, Clock
+from host_tests.cpython.aiopeer import BIG, Clock, observe
 from host_tests.cpython.procs import MICROPYTHON, ROOT, free_port, start_line_process
 
 SECRET = bytes(range(1, 17))
@@ -226,15 +226,7 @@ def test_aiocoap_client_against_our_oscore_server(coapd, tmp_path):
             assert r.code == aiocoap.DELETED
             r = await _request(ctx, aiocoap.GET, base + "nothing")
             assert r.code == aiocoap.NOT_FOUND
-            req = ctx.request(aiocoap.Message(code=aiocoap.GET, uri=base + "counter",
-                                              observe=0))
-            first = await req.response
-            values = [int(first.payload)]
-            async for note in req.observation:
-                values.append(int(note.payload))
-                if len(values) == 5:
-                    req.observation.cancel()
-                    break
+            _, values = await observe(ctx, base + "counter")
             assert values == sorted(values) and len(set(values)) == 5
         finally:
             await ctx.shutdown()
