@@ -376,11 +376,13 @@ class Demo:
         gone = []
         self.hub.server.on_event(lambda kind, reg, info: gone.append(reg.endpoint)
                                  if kind == "deregistered" else None)
+        t0 = time.monotonic()
         for node in self.nodes.values():
             if node.alive():
                 node.proc.send_signal(signal.SIGINT)
         self.hub.run(lambda: not any(n.alive() for n in self.nodes.values()), 5000)
         status = dict((name, node.stop()) for name, node in self.nodes.items())
+        ms = (time.monotonic() - t0) * 1000
         self.hub.run(None, 100)
         self.stopped = (sorted(gone), status)
         secrets = [ctx.master_secret.hex() for ctx in self.hub.contexts]
@@ -388,7 +390,7 @@ class Demo:
                   if any(s in line for line in node.lines for s in secrets)]
         ok = (sorted(gone) == sorted(getattr(self, "registered", ())) and not leaked
               and not any(status.values()))
-        self.step(8, "stop: SIGINT, every node de-registers and exits", ok, 0,
+        self.step(8, "stop: SIGINT, every node de-registers and exits", ok, ms,
                   ["de-registered: %s; exit status %s%s" % (", ".join(sorted(gone)) or "none",
                                                            status, "; KEYS IN " + str(leaked)
                                                            if leaked else "")])

@@ -10,8 +10,9 @@ firmware/node.py (+ firmware/apps.py) on the fake radio with the scripted
 /ac server (host_tests/support/acserver.py), 300 s of virtual time (past
 CoAP's EXCHANGE_LIFETIME: the provisioning requests have left the
 duplicate-detection cache), the switch toggling every 5 s. MODE: "plain" (no C2C), "c2c" (C2C installed on
-both, no peer account), "peer" (the light follows the switch: a peer
-account on both sides and a live C2C observation). Then everything but
+both, no peer account), "account" (the light asks /ac for the grant alone:
+a peer account on both sides, nothing observed), "peer" (the light follows
+the switch: a peer account on both sides and a live C2C observation). Then everything but
 node KEEP ("switch": the host, "light": the requester) is detached and
 dropped, and the live heap after gc.collect() minus the heap before any
 node or server existed (every module already imported) is that node's
@@ -32,7 +33,7 @@ C2C_FILES = ("lib/lwm2m/c2c.py", "lib/lwm2m/peers.py", "lib/lwm2m/objects/client
              "lib/lwm2m/objects/client_security.py", "lib/lwm2m/objects/client_access.py")
 AUTHZ_FILES = ("lib/lwm2m/requester.py",)
 APP_FILES = ("firmware/apps.py",)
-MODES = ("plain", "c2c", "peer")
+MODES = ("plain", "c2c", "account", "peer")
 PUBLISHED = {"flash_c2c": 12.9, "flash_authz": 19.5, "ram": 2.1}
 
 
@@ -99,7 +100,10 @@ def scenario(mode, keep):
             pass
         node = simnode.start(radio, (name, 5683), cfg, cfg["board_config"], d)[0]
         nodes[name] = (node, apps.install(node, cfg, node.log))
-    radio.run_for(302500)               # 60 toggles; measured between two of them
+    radio.run_for(2000)
+    if mode == "account":
+        nodes["light"][0].engine.c2c.authorize("switch", {(3342, 0): 1}, lambda r, e: None)
+    radio.run_for(300500)               # 60 toggles; measured between two of them
     switch, light = nodes["switch"][0], nodes["light"][0]
     registered = all(n.engine.registrar.regs[1].registered for n in (switch, light))
     peers = [len(n.engine.model.get(11000).instances) if 11000 in n.engine.model else 0
@@ -157,7 +161,7 @@ def check(heap):
     for (mode, keep), h in sorted(heap.items()):
         if not h["registered"]:
             bad.append("%s/%s: a node did not register" % (mode, keep))
-        want = [1, 1] if mode == "peer" else [0, 0]
+        want = [1, 1] if mode in ("account", "peer") else [0, 0]
         if mode != "plain" and h["peers"] != want:
             bad.append("%s/%s: peer accounts %s, not %s" % (mode, keep, h["peers"], want))
         if mode == "peer" and not (h["live"] and h["followed"] and h["peer_observations"]):
@@ -214,16 +218,22 @@ def report(f, out=print):
     out("C2C extension on the unix port (64-bit: objects take about twice the RAM of a "
         "32-bit board)")
     out("")
-    out("flash: .mpy bytes (mpy-cross)                       bytes   vs rest of lib/  published")
-    out("  rest of lib/ (engine, CoAP, OSCORE, CBOR, ...)  %7d" % f["mpy_rest"])
-    out("  C2C: c2c, peers, objects 11000-11002            %7d   %+6.1f%%          +%.1f%%"
-        % (f["mpy_c2c"], f["flash_c2c_pct"], PUBLISHED["flash_c2c"]))
-    out("  + authorization: requester (4.01 -> /ac -> retry) %5d   %+6.1f%%          +%.1f%%"
-        % (f["mpy_authz"], f["flash_authz_pct"], PUBLISHED["flash_authz"]))
-    out("  (application: firmware/apps.py, follow + events %5d, not counted)" % f["mpy_app"])
+    row = "  %-50s %7s  %9s  %9s"
+
+    def line(*cells):
+        out((row % cells).rstrip())
+    line("flash: .mpy bytes (mpy-cross)", "bytes", "vs rest", "published")
+    line("rest of lib/ (engine, CoAP, OSCORE, CBOR, ...)", f["mpy_rest"], "", "")
+    line("C2C: c2c, peers, objects 11000-11002", f["mpy_c2c"],
+         "%+.1f%%" % f["flash_c2c_pct"], "+%.1f%%" % PUBLISHED["flash_c2c"])
+    line("+ authorization: requester (4.01, /ac, retry)", f["mpy_authz"],
+         "%+.1f%%" % f["flash_authz_pct"], "+%.1f%%" % PUBLISHED["flash_authz"])
+    line("(application firmware/apps.py: not counted)", f["mpy_app"], "", "")
     out("")
-    out("RAM: live heap of one node after gc.collect()   switch (host)    light (requester)")
+    out("  %-50s %-16s %s" % ("RAM: live heap of one node (gc.collect())", "switch (host)",
+                              "light (requester)"))
     rows = (("plain", "no C2C"), ("c2c", "C2C installed, no peer"),
+            ("account", "a peer account (granted, not used)"),
             ("peer", "peer account + live C2C observation"))
     for mode, label in rows:
         cells = []
@@ -231,8 +241,8 @@ def report(f, out=print):
             s = f["state_%s_%s" % (mode, keep)]
             cells.append("%6d B" % s if mode == "plain" else
                          "%6d B %+5.1f%%" % (s, f["state_pct_%s_%s" % (mode, keep)]))
-        out("  %-44s %-16s %s" % (label, cells[0], cells[1]))
-    out("  (node state only: the code frozen in flash, as on a board; published RAM: +%.1f%%)"
+        out("  %-50s %-16s %s" % (label, cells[0], cells[1]))
+    out("  (node state only, the code frozen in flash as on a board; published RAM: +%.1f%%)"
         % PUBLISHED["ram"])
     out("  code in the heap when loaded from .py/.mpy: node %d B, C2C modules +%d B (+%.1f%%)"
         % (f["heap_code_node"], f["heap_code_c2c"],

@@ -1,6 +1,6 @@
 """tools/memreport_c2c.py: the scenarios run on the unix port and leave one
-node behind (a peer account and a live observation in "peer" mode, none
-otherwise), and the report computes its percentages from both parts."""
+node behind (a peer account in "account" mode, and a live observation too
+in "peer" mode), and the report computes its percentages from both parts."""
 import os
 
 import pytest
@@ -23,11 +23,13 @@ def scenario(mode, keep):
 
 
 def test_a_peer_account_and_a_live_observation_cost_heap():
-    plain, peer = scenario("plain", "switch"), scenario("peer", "switch")
-    heap = {("plain", "switch"): plain, ("peer", "switch"): peer}
+    plain, account, peer = [scenario(mode, "switch") for mode in ("plain", "account", "peer")]
+    heap = {("plain", "switch"): plain, ("account", "switch"): account,
+            ("peer", "switch"): peer}
     assert m.check(heap) == []
+    assert account["peers"] == [1, 1] and not account["peer_observations"]
     assert peer["peers"] == [1, 1] and peer["live"] and peer["peer_observations"] == 1
-    assert 0 < plain["state"] < peer["state"] < 4 * plain["state"]
+    assert 0 < plain["state"] < account["state"] < peer["state"] < 4 * plain["state"]
     assert plain["start"] < plain["node_code"] < plain["c2c_code"] <= plain["base"]
 
 
@@ -42,7 +44,7 @@ def test_figures_and_report():
     f = m.figures(heap, sizes)
     assert f["mpy_rest"] == 1000 and f["mpy_c2c"] == 90 and f["mpy_authz"] == 90
     assert f["flash_c2c_pct"] == 9.0 and f["flash_authz_pct"] == 18.0
-    assert f["state_pct_peer_light"] == 20.0 and f["heap_code_c2c"] == 200
+    assert f["state_pct_peer_light"] == 30.0 and f["heap_code_c2c"] == 200
     lines = []
     m.report(f, lines.append)
-    assert any("+12.9%" in x for x in lines) and any("+20.0%" in x for x in lines)
+    assert any("+12.9%" in x for x in lines) and any("+30.0%" in x for x in lines)
