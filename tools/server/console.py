@@ -70,6 +70,14 @@ def show_value(value):
     return str(value)
 
 
+def record_line(record):
+    """"  /3303/0/5700 = 21.5" for a (path, value) or (path, value, time) record."""
+    line = "  %s = %s" % (path_text(record[0]), show_value(record[1]))
+    if len(record) > 2 and record[2] is not None:
+        line += "  @%s" % record[2]
+    return line
+
+
 def render(result):
     """Lines for one Result."""
     if result is None:
@@ -82,11 +90,7 @@ def render(result):
     if result.links is not None:
         lines.extend("  " + str(link) for link in result.links)
     elif result.records is not None:
-        for record in result.records:
-            line = "  %s = %s" % (path_text(record[0]), show_value(record[1]))
-            if len(record) > 2 and record[2] is not None:
-                line += "  @%s" % record[2]
-            lines.append(line)
+        lines.extend(record_line(record) for record in result.records)
     elif result.payload:
         if result.decode_error:
             lines.append("  (%s)" % result.decode_error)
@@ -165,10 +169,7 @@ class Console:
         elif kind == "send":
             self.out("send %s" % reg.endpoint)
             for record in info.get("records") or ():
-                line = "  %s = %s" % (path_text(record[0]), show_value(record[1]))
-                if len(record) > 2 and record[2] is not None:
-                    line += "  @%s" % record[2]
-                self.out(line)
+                self.out(record_line(record))
         else:
             self.out("%s %s id=%s" % (kind, reg.endpoint, reg.id))
 
@@ -194,9 +195,7 @@ class Console:
 
     def _finish(self, pending):
         result = self.server.wait(pending, self.timeout_ms)
-        if result is not None and result.code is None:
-            self.errors += 1
-        elif result is None:
+        if result is None or result.code is None:
             self.errors += 1
         for line in render(result):
             self.out(line)
