@@ -287,7 +287,7 @@ def stop_and_check(loop, server, node, sig=signal.SIGINT):
     node.proc.send_signal(sig)
     loop.run(lambda: gone and node.proc.poll() is not None, WAIT_MS)
     assert gone == [node.name], node.lines
-    assert node.proc.wait(5) == 0 and node.count("deregistered") == 1
+    assert node.proc.wait(15) == 0 and node.count("deregistered") == 1
     assert server.registry.by_endpoint(node.name) is None
 
 
@@ -380,7 +380,7 @@ def test_two_servers_access_control(loop, tmp_path):
                        if kind == "deregistered" else None)
         node.proc.send_signal(signal.SIGINT)
         loop.run(lambda: len(gone) == 2 and node.proc.poll() is not None, WAIT_MS)
-        assert gone == ["deregistered"] * 2 and node.proc.wait(5) == 0
+        assert gone == ["deregistered"] * 2 and node.proc.wait(15) == 0
     finally:
         node.stop()
 
