@@ -36,7 +36,7 @@ demo: $(STAMP)
 # (flags: firmware/config.py; Ctrl-C de-registers). umask 077: the state directory
 # holds key material and the unix port cannot chmod (lib/lwm2m/store.py).
 run: $(STAMP)
-	umask 077 && $(MICROPYTHON) firmware/main.py $(ARGS)
+	umask 077 && $(PY) tools/run_node.py $(ARGS)
 
 # Unix-port heap of a registered node over 10 virtual minutes, .mpy bytes by layer;
 # then what the C2C extension adds (heap with/without a peer, .mpy bytes).

@@ -20,8 +20,8 @@ SIGTERM: the unix port has no `signal` module and leaves SIGTERM at its
 default action (the process ends at once, no de-registration). A launcher
 may turn it into something readable: when the environment variable
 LWM2M_STOP_FD names a file descriptor, the node stops cleanly once it is
-readable (e.g. the CPython process hosting the pip unix port sets a
-signal.set_wakeup_fd() pipe there). Under CPython, SIGTERM is handled
+readable: tools/run_node.py (used by `make run`) does that for the pip unix
+port, which runs inside a CPython process. Under CPython, SIGTERM is handled
 like SIGINT.
 """
 import sys

