@@ -41,7 +41,7 @@ def test_registration_is_understood():
 
 def test_reads_in_every_format():
     radio, srv, node, thing, dev = setup()
-    want = [((1, 0, 0), 101), ((1, 0, 1), 120), ((1, 0, 6), False), ((1, 0, 7), "U")]
+    want = [((1, 0, 0), 101), ((1, 0, 1), 120), ((1, 0, 6), True), ((1, 0, 7), "U")]
     for cf in (None, LWM2M_TLV, SENML_JSON, SENML_CBOR, LWM2M_CBOR):
         r = dev.read("/1/0", accept=cf).wait()
         assert r.code_text == "2.05" and sorted(r.records) == want, cf

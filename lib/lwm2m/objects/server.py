@@ -51,8 +51,9 @@ class Server(LwObject):
         self.pending = []
 
     def defaults(self, iid):
-        # Mandatory resources (§E.2) and the Executables this client has.
-        return {LIFETIME: DEFAULT_LIFETIME, STORING: False, BINDING: "U",
+        # Mandatory resources (§E.2; Notification Storing defaults to true)
+        # and the Executables this client has.
+        return {LIFETIME: DEFAULT_LIFETIME, STORING: True, BINDING: "U",
                 DISABLE: None, UPDATE_TRIGGER: None, BOOTSTRAP_TRIGGER: None}
 
     def add(self, ssid, lifetime=DEFAULT_LIFETIME, binding="U", iid=None, extra=None):
