@@ -119,7 +119,7 @@ class Stats:
 class Link:
     """One direction of a radio or wired link; see `Radio.link` for the parameters."""
 
-    def __init__(self, delay_ms, loss, duplicate, reorder_ms, stats):
+    def __init__(self, delay_ms, loss, duplicate, reorder_ms, stats, phy=None):
         if delay_ms < 0 or reorder_ms < 0:
             raise ValueError("negative delay")
         if not (0 <= loss <= 1 and 0 <= duplicate <= 1):
@@ -129,6 +129,7 @@ class Link:
         self.duplicate = duplicate
         self.reorder_ms = _ms(reorder_ms)
         self.stats = stats
+        self.phy = phy
 
 
 class Port:
@@ -216,7 +217,8 @@ class Radio:
         port.gen += 1
         port.wake_at = None
 
-    def link(self, a, b, delay_ms=10, loss=0.0, duplicate=0.0, reorder_ms=0, symmetric=True):
+    def link(self, a, b, delay_ms=10, loss=0.0, duplicate=0.0, reorder_ms=0, symmetric=True,
+             phy=None):
         """Create or re-parameterise the link between hosts a and b (addresses accepted).
 
         delay_ms:   base one-way latency of a frame on this hop (ms, >= 0).
@@ -226,6 +228,11 @@ class Radio:
         reorder_ms: each copy gets an extra uniformly drawn 0..reorder_ms ms of delay, so
                     frames sent less than reorder_ms apart can overtake each other.
         symmetric:  also create b -> a with the same parameters (else only a -> b).
+        phy:        a per-hop cost model (e.g. tools.sim.phy.Phy154) used instead of
+                    delay_ms and loss: each frame's fate and delay come from
+                    phy.hop(len(datagram), radio.rng) (delay rounded up to whole ms;
+                    duplicate and reorder_ms still apply). Both directions share it
+                    when symmetric, and so do its counters.
         Counters of an existing direction survive re-parameterisation.
         """
         a, b = self.add_host(a), self.add_host(b)
@@ -233,7 +240,7 @@ class Radio:
         for tx, rx in pairs:
             old = self._links.get((tx, rx))
             self._links[(tx, rx)] = Link(delay_ms, loss, duplicate, reorder_ms,
-                                         old.stats if old else Stats())
+                                         old.stats if old else Stats(), phy)
             if rx not in self._adj[tx]:
                 self._adj[tx].append(rx)
         self._routes = {}
@@ -397,7 +404,14 @@ class Radio:
         self.total.frames += 1
         if hop:
             hs.forwarded += 1
-        if rng.chance(link.loss):
+        if link.phy is None:
+            lost = rng.chance(link.loss)
+            delay = link.delay_ms
+        else:
+            cost = link.phy.hop(len(data), rng)
+            lost = not cost.delivered
+            delay = (cost.delay_us + 999) // 1000
+        if lost:
             hs.lost += 1
             link.stats.lost += 1
             self.total.lost += 1
@@ -406,7 +420,7 @@ class Radio:
         copies = 2 if rng.chance(link.duplicate) else 1
         first = None
         for _ in range(copies):
-            at = self.now_ms + link.delay_ms + rng.upto(link.reorder_ms)
+            at = self.now_ms + delay + rng.upto(link.reorder_ms)
             first = at if first is None else min(first, at)
             self.in_flight += 1
             self._push(at, _ARRIVE, (src, dst, data), hop + 1, nxt, None)
