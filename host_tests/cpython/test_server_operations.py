@@ -10,7 +10,7 @@ from coap.numbers import (CON, GET, PUT, POST, DELETE, CONTENT, CHANGED, CREATED
                           SENML_JSON, SENML_CBOR, LWM2M_TLV, LWM2M_CBOR,
                           LOCATION_PATH)
 from coap.server import reply
-from host_tests.support.lwm2m_standin import network, Canned
+from host_tests.support.lwm2m_standin import network, Canned, Temperature
 from tools.server.operations import NotRegistered, parse_path, to_records
 
 TLV_MANUFACTURER = b"\xc8\x00\x14Open Mobile Alliance"
@@ -291,16 +291,6 @@ def test_delete():
 
 
 # -- Observe / Cancel -------------------------------------------------------------------------
-
-class Temperature:
-    observable = True
-
-    def __init__(self):
-        self.value = b"20"
-
-    def get(self, request):
-        return reply(CONTENT, self.value, TEXT_PLAIN)
-
 
 def test_observe_notifications_and_proactive_cancel():
     radio, server, node, dev = setup()

@@ -4,27 +4,16 @@ it is protected with it (nothing of the request readable on the air), and
 only that context may update, de-register or Send for it."""
 from coap.message import decode
 from coap.numbers import (CREATED, CHANGED, DELETED, CONTENT, NOT_FOUND, FORBIDDEN,
-                          LWM2M_TLV, TEXT_PLAIN, SENML_CBOR, URI_PATH, OSCORE)
-from coap.server import reply
+                          LWM2M_TLV, SENML_CBOR, URI_PATH, OSCORE)
 from oscore.context import SecurityContext
 from tools.sim.radio import Radio
 from tools.server.server import Server
 from tools.server.driver import RadioDriver
-from host_tests.support.lwm2m_standin import StandIn, Canned, SERVER, seeded_rand
+from host_tests.support.lwm2m_standin import StandIn, Canned, SERVER, Temperature, seeded_rand
 
 SECRET = bytes(range(1, 17))
 SALT = b"\x9e\x7c\xa9\x22\x23\x78\x63\x40"
 TLV_MANUFACTURER = b"\xc8\x00\x14Open Mobile Alliance"
-
-
-class Temperature:
-    observable = True
-
-    def __init__(self):
-        self.value = b"20"
-
-    def get(self, request):
-        return reply(CONTENT, self.value, TEXT_PLAIN)
 
 
 def setup():

@@ -7,7 +7,7 @@ observation and the retry is refused, event lines carry wall-clock ns."""
 import os
 import binascii
 
-from host_tests.support.check import raises
+from host_tests.support.check import raises, empty_dir
 from host_tests.support import simnode
 from host_tests.support.acserver import AuthServer
 from tools.sim.radio import Radio
@@ -69,15 +69,6 @@ def test_c2c_config_errors():
 
 
 # -- two nodes on the fake radio --------------------------------------------------------
-def _clear(d):
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return
-    for n in names:
-        os.remove(d + "/" + n)
-
-
 def _spec(srv, ep):
     """A fresh OSCORE context of node `ep` with the scripted server: the
     server's side added there, the node's as a --oscore spec."""
@@ -109,7 +100,7 @@ class Net:
                 "servers": [{"uri": "coap://srv:5683", "oscore": _spec(self.srv, name)}]}
         data.update(conf)
         cfg = from_dict(data)
-        _clear(STATE + "/" + name)
+        empty_dir(STATE + "/" + name)
         return simnode.start(self.radio, (name, 5683), cfg, cfg["board_config"],
                              STATE + "/" + name)
 

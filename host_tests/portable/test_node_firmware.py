@@ -6,7 +6,7 @@ write, Reboot and Factory Reset as pending actions, the account
 fingerprint that lets the command line win over stored configuration)."""
 import os
 
-from host_tests.support.check import raises
+from host_tests.support.check import raises, empty_dir
 from host_tests.support import simnode
 from host_tests.support.lwserver import LwServer
 from tools.sim.radio import Radio
@@ -18,15 +18,6 @@ NODE = ("node", 5683)
 SRV = ("srv", 5683)
 SPEC = "000102030405060708090a0b0c0d0e0f:9e7ca92223786340:01:02"
 STATE = "/tmp/lwm2m-test-firmware-%d" % (os.getpid() if hasattr(os, "getpid") else 0)
-
-
-def _files(d):
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return
-    for n in names:
-        os.remove(d + "/" + n)
 
 
 def _read(files):
@@ -100,7 +91,7 @@ def _node(name, conf=None, seed=3):
 
 
 def test_node_registers_and_reports():
-    _files(STATE + "/fw-a")
+    empty_dir(STATE + "/fw-a")
     radio, server, node = _node("fw-a")
     radio.run_for(1000)
     assert server.kinds() == ["register"]
@@ -126,7 +117,7 @@ def test_node_registers_and_reports():
 
 
 def test_reboot_and_factory_reset_wait_for_the_step():
-    _files(STATE + "/fw-b")
+    empty_dir(STATE + "/fw-b")
     radio, server, node = _node("fw-b")
     radio.run_for(1000)
     assert server.call(POST, "/3/0/4").code == CHANGED
@@ -139,14 +130,14 @@ def test_reboot_and_factory_reset_wait_for_the_step():
 
 
 def test_dedup_size_reaches_the_coap_endpoint():
-    _files(STATE + "/fw-d")
+    empty_dir(STATE + "/fw-d")
     assert _node("fw-d")[2].engine.endpoint._dedup_size == 128          # unix port
-    _files(STATE + "/fw-d")
+    empty_dir(STATE + "/fw-d")
     assert _node("fw-d", {"dedup_size": 7})[2].engine.endpoint._dedup_size == 7
 
 
 def test_changed_accounts_replace_the_stored_configuration():
-    _files(STATE + "/fw-c")
+    empty_dir(STATE + "/fw-c")
     radio, server, node = _node("fw-c")
     radio.run_for(1000)
     assert server.call(PUT, "/1/0/1", b"500", cf=TEXT_PLAIN).code == CHANGED
@@ -162,7 +153,7 @@ def test_changed_accounts_replace_the_stored_configuration():
 
 
 def test_several_servers_get_access_control_and_oscore():
-    _files(STATE + "/fw-d")
+    empty_dir(STATE + "/fw-d")
     radio = Radio(seed=6, log=False)
     cfg = from_dict({"endpoint": "fw-d", "servers": [
         {"uri": "coap://a:5683", "ssid": 1, "oscore": SPEC},

@@ -31,3 +31,14 @@ def load_vectors(name):
 
 def unhex(text):
     return bytes.fromhex(text) if text else b""
+
+
+def empty_dir(d):
+    """Remove the files of directory `d` (missing: nothing to do); both ports."""
+    import os
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        os.remove(d + "/" + n)

@@ -16,7 +16,8 @@ from coap.message import Message
 from coap.numbers import (CON, GET, PUT, POST, DELETE, CONTENT, CHANGED, CREATED,
                           DELETED, URI_QUERY, CONTENT_FORMAT, LINK_FORMAT,
                           LOCATION_PATH, BAD_REQUEST, NOT_FOUND, UNAUTHORIZED,
-                          METHOD_NOT_ALLOWED, UNSUPPORTED_CONTENT_FORMAT, LWM2M_TLV)
+                          METHOD_NOT_ALLOWED, UNSUPPORTED_CONTENT_FORMAT, LWM2M_TLV,
+                          TEXT_PLAIN)
 from tools.sim.radio import Radio, Rng
 
 SERVER = ("server", 5683)
@@ -50,6 +51,17 @@ class Seen:
         return "<Seen %d %s q=%s cf=%s acc=%s obs=%s %r>" % (
             self.code, self.path, self.query, self.content_format, self.accept,
             self.observe, self.payload)
+
+
+class Temperature:
+    """An observable text/plain resource; tests change `value` and notify."""
+    observable = True
+
+    def __init__(self):
+        self.value = b"20"
+
+    def get(self, request):
+        return reply(CONTENT, self.value, TEXT_PLAIN)
 
 
 class Canned:
