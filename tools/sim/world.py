@@ -424,10 +424,73 @@ def _order(name):
     return base + int(name[1:])
 
 
-def ok_or_exit(fn, *args, **kw):
-    """fn(*args, **kw), printing a ScenarioError as one line and exiting 2 (CLIs)."""
+def param(scn, key, ok, what):
+    """scn["experiment"][key], or ScenarioError "experiment.<key> = V is not <what>"."""
+    v = scn["experiment"].get(key)
     try:
-        return fn(*args, **kw)
+        good = v is not None and ok(v)
+    except (TypeError, ValueError):
+        good = False
+    if not good:
+        raise ScenarioError("experiment.%s = %r is not %s" % (key, v, what))
+    return v
+
+
+def ints(low, high):
+    """A check for param(): a non-empty list of ints in low..high."""
+    return lambda v: (isinstance(v, list) and v and all(
+        isinstance(x, int) and not isinstance(x, bool) and low <= x <= high for x in v))
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of the non-None values (None when there are none)."""
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    k = max(1, -(-len(v) * p // 100))        # ceil(n * p / 100), at least 1
+    return v[int(k) - 1]
+
+
+def table_text(table):
+    """An experiment's {"columns", "rows"} as aligned text."""
+    rows = [table["columns"]] + [["" if c is None else c for c in r] for r in table["rows"]]
+    cells = [["%.3g" % c if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells)
+
+
+def write_csv(path, columns, rows):
+    with open(path, "w") as f:
+        f.write(",".join(columns) + "\n")
+        for r in rows:
+            f.write(",".join("" if c is None else str(c) for c in r) + "\n")
+
+
+def cli(module, argv=None):
+    """The command line of an experiment module (NAME, SCENARIO, run):
+    [--scenario FILE] [--seed N] [--out DIR]; a bad scenario is one line, exit 2."""
+    import argparse
+    import time
+    ap = argparse.ArgumentParser(prog="python -m tools.sim.exp_" + module.NAME,
+                                 description=module.__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", default=module.SCENARIO)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--out", default=None, help="write <out>/%s.csv and .png" % module.NAME)
+    a = ap.parse_args(argv)
+    over = {} if a.seed is None else {"seed": a.seed}
+    if a.out:
+        os.makedirs(a.out, exist_ok=True)
+    t = time.time()
+    try:
+        scn = load_scenario(a.scenario, **over)
+        res = module.run(scn, a.out)
     except ScenarioError as e:
-        sys.stderr.write("error: %s\n" % e)
+        where = os.path.basename(a.scenario)
+        text = str(e) if str(e).startswith(where) else "%s: %s" % (where, e)
+        sys.stderr.write("error: %s\n" % text)
         raise SystemExit(2)
+    print(res["title"])
+    print(table_text(res["table"]))
+    print("seed %d, %.1f s%s" % (scn["seed"], time.time() - t,
+                                 ", output in %s" % a.out if a.out else ""))
+    return res
