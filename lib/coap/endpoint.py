@@ -93,6 +93,7 @@ class Endpoint:
         self._mid = int.from_bytes(rand(2), "big")
         self._token_length = token_length
         self._buf = bytearray(buffer_size)
+        self._view = memoryview(self._buf)     # sliced per datagram sent
         self._inflight = []      # _Transmission awaiting ACK/RST
         self._queue = []         # (_Transmission) waiting for NSTART
         self._max_tx = max_transmissions
@@ -193,7 +194,9 @@ class Endpoint:
     def step(self, now_ms):
         """Run due retransmissions and timeouts; return the next deadline."""
         self.now_ms = now_ms
-        for tx in self._inflight[:]:
+        # Copies (the loops change the tables) only when there is something:
+        # an idle node's step allocates nothing here.
+        for tx in self._inflight[:] if self._inflight else ():
             if now_ms >= tx.deadline:
                 if tx.tries >= self.params.max_retransmit:
                     self._tx_done(tx, TIMEOUT)
@@ -203,14 +206,14 @@ class Endpoint:
                 tx.deadline = now_ms + tx.timeout
                 self.retransmissions += 1
                 self._raw_send(tx.peer, tx.data)
-        for key, ex in list(self._exchanges.items()):
+        for key, ex in list(self._exchanges.items()) if self._exchanges else ():
             if ex.deadline is not None and now_ms >= ex.deadline:
                 self._finish(key, ex, None, TIMEOUT)
         nxt = None
         for tx in self._inflight:
             if nxt is None or tx.deadline < nxt:
                 nxt = tx.deadline
-        for ex in self._exchanges.values():
+        for ex in self._exchanges.values() if self._exchanges else ():
             d = ex.deadline
             if d is not None and (nxt is None or d < nxt):
                 nxt = d
@@ -381,7 +384,7 @@ class Endpoint:
     def _transmit(self, peer, msg, keep=False):
         """Encode into the shared buffer and send; return a copy if `keep`."""
         n = msg.encode_into(self._buf)
-        data = memoryview(self._buf)[:n]
+        data = self._view[:n]
         self._raw_send(peer, data)
         return bytes(data) if keep else None
 

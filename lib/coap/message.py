@@ -78,7 +78,12 @@ class Message:
         return self.add(number, value)
 
     def remove(self, number):
-        self.options = [o for o in self.options if o[0] != number]
+        opts = self.options         # in place: no new list per call
+        i = len(opts)
+        while i:
+            i -= 1
+            if opts[i][0] == number:
+                del opts[i]
 
     def get(self, number, default=None):
         for n, v in self.options:
