@@ -7,7 +7,7 @@ STAMP       := $(VENV)/.installed
 MICROPYTHON ?= $(VENV)/bin/micropython
 export MICROPYTHON
 
-.PHONY: all setup test test-cpython test-micropython bench demo clean run memreport
+.PHONY: all setup test test-cpython test-micropython budget bench demo clean run memreport
 
 all: test
 
@@ -18,13 +18,18 @@ $(STAMP): requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
-test: test-cpython test-micropython
+test: test-cpython test-micropython budget
 
 test-cpython: $(STAMP)
 	$(PY) -m pytest -q host_tests
 
 test-micropython: $(STAMP)
 	$(MICROPYTHON) -X heapsize=8M host_tests/mprun.py
+
+# The node's heap on the unix port and every board's .mpy bytes against
+# boards/<name>/budget.json (tools/budget.py); fails when one is over.
+budget: $(STAMP)
+	$(PY) tools/budget.py --json build/budget.json
 
 bench: $(STAMP)
 	$(PY) tools/bench.py

@@ -1,0 +1,79 @@
+"""tools/budget.py (make budget): the node process on the pipe, the
+scenario's checks, the flash accounting and the budget comparison."""
+import os
+import tempfile
+
+import pytest
+
+from host_tests.cpython.procs import MICROPYTHON
+from tools import budget
+from tools.budget_wire import NodeProcess, ScenarioFailed
+from tools.sim.radio import Radio
+
+pytestmark = pytest.mark.skipif(not os.path.exists(MICROPYTHON),
+                                reason="no unix-port MicroPython")
+
+
+@pytest.fixture(scope="module")
+def sizes():
+    return budget.compile_tree()
+
+
+def test_the_scenario_passes_with_room_and_reports_ordered_figures(sizes):
+    f = budget.measure_heap(MICROPYTHON, quick=True)
+    assert f["registrations"] == 1 and not f["errors"]
+    assert f["reads"] >= 240 and f["notifications"] >= 600
+    assert len(f["followed"]) == budget.PEERS and min(f["followed"]) >= 10
+    assert f["start"] < f["code"] < f["boot"] < f["registered"] < f["phase1"]
+    assert f["phase1"] < f["phase2"] < f["phase3"] < f["phase4"] <= f["peak"]
+    h = budget.heap_figures(dict(f, smallest=f["phase4"] + 50000))
+    assert h["per_observation"] > 0 and h["per_peer"] > 0
+    assert h["frozen_estimate"] == f["phase4"] + 50000 - (f["code"] - f["start"])
+    lines = []
+    budget.report(h, f, {b: budget.flash_figures(b, sizes) for b in budget.BOARDS},
+                  {b: budget.load_budget(b) for b in budget.BOARDS}, lines.append)
+    assert any("per further C2C peer" in ln for ln in lines)
+
+
+def test_a_heap_too_small_fails_with_the_memory_error(sizes):
+    with pytest.raises(ScenarioFailed, match="MemoryError"):
+        budget.scenario(MICROPYTHON, 160 * 1024, tempfile.mkdtemp(prefix="budget-test-"))
+
+
+def test_a_node_that_raises_is_reported_with_its_error(sizes):
+    proc = NodeProcess(MICROPYTHON, 1 << 20, budget.BUILD, Radio(log=False), ("node", 5683))
+    try:
+        with pytest.raises(ScenarioFailed, match="AttributeError"):
+            proc.step(5)                    # stepped before it was built
+    finally:
+        proc.close()
+
+
+def test_flash_counts_every_file_a_board_manifest_freezes(sizes):
+    for board in ("esp32", "rp2_pico_w", "unix"):
+        files = budget.board_files(board)
+        assert "lib/coap/message.py" in files and "boards/%s/board.py" % board in files
+        fl = budget.flash_figures(board, sizes)
+        assert sum(fl["layers"].values()) == sum(sizes[f] for f in files)
+        assert fl["total"] > sum(fl["layers"].values())     # + main.py and config.json
+    assert "lib/drivers/sim.py" in budget.board_files("unix")
+    assert "lib/drivers/sim.py" not in budget.board_files("esp32")
+
+
+def test_over_budget_names_each_figure_over_its_budget():
+    b = {"flash_layers": {"coap": 100, "lwm2m": 100}, "flash_bytes": 300,
+         "heap_fs_bytes": 1000, "heap_bytes": 500, "per_peer_bytes": 50,
+         "per_observation_bytes": 10}
+    fl = {"layers": {"coap": 100, "lwm2m": 101, "cbor": 1}, "total": 301}
+    heap = {"smallest": 1000, "frozen_estimate": 501, "per_peer": 50, "per_observation": 11}
+    lines = budget.over_budget("x", b, fl, heap)
+    assert len(lines) == 5, lines
+    for word in ("lwm2m layer 101", "cbor layer", "flash 301", "frozen_estimate 501",
+                 "per_observation 11"):
+        assert any(word in ln for ln in lines), (word, lines)
+    assert budget.over_budget("x", b, {"layers": {"coap": 1}, "total": 1}, None) == []
+
+
+def test_bad_arguments_get_the_usage_line():
+    with pytest.raises(SystemExit, match="usage: python tools/budget.py"):
+        budget.parse_args(["--heap", "3"])

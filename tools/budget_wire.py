@@ -1,0 +1,117 @@
+"""The CPython side of tools/budget_node.py: a unix-port MicroPython
+process holding one firmware node, attached to the fake radio as the
+engine of one address. Every radio event for that address becomes one
+frame on the process's stdin, answered by one frame (formats in
+tools/budget_node.py); the datagrams the node sent go out on the radio."""
+import json
+import os
+import subprocess
+import tempfile
+
+NONE = (1 << 64) - 1
+BOOT = ("import sys\nsys.path[:] = [%r + d for d in ('/tools', '/firmware', "
+        "'/boards/common', '/lib')]\nimport budget_node\nbudget_node.main()\n")
+
+
+class ScenarioFailed(Exception):
+    """The node ran out of heap, crashed or did not do its job."""
+
+
+class NodeProcess:
+    """`-X heapsize=heapsize` MicroPython importing the .mpy tree in `build`;
+    `peak` is the node's gc.mem_alloc() high-water mark so far."""
+
+    def __init__(self, micropython, heapsize, build, radio, addr):
+        self.radio = radio
+        self.addr = addr
+        self.peak = 0
+        self.errors = tempfile.TemporaryFile()
+        if os.sep in micropython:
+            micropython = os.path.abspath(micropython)      # the child runs in `build`
+        self.proc = subprocess.Popen(
+            [micropython, "-X", "heapsize=%d" % heapsize, "-c", BOOT % build],
+            cwd=build, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)
+        self.port = radio.attach(addr, self, wake=False)
+
+    # -- what the radio calls ------------------------------------------------------
+    def receive(self, datagram, peer, now_ms):
+        host = peer[0].encode()
+        self._call(b"R", now_ms.to_bytes(8, "big") + peer[1].to_bytes(2, "big")
+                   + bytes((len(host),)) + host + bytes(datagram))
+
+    def step(self, now_ms):
+        deadline = self._call(b"S", int(now_ms).to_bytes(8, "big"))
+        return None if deadline == NONE else deadline
+
+    # -- what the scenario calls ----------------------------------------------------------
+    def collect(self):
+        """The node's live heap (bytes) after gc.collect()."""
+        return self._call(b"C", b"", heap=True)
+
+    def load(self):
+        """Import the node's modules; the live heap after."""
+        self._call(b"L", b"")
+        return self.collect()
+
+    def boot(self, cfg):
+        """Build the node from `cfg` (firmware/config.py input); the live heap after."""
+        self._call(b"J", json.dumps(cfg).encode())
+        self.radio.wake(self.addr)
+        return self.collect()
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"Q\0\0\0\0")
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.errors.close()
+
+    # -- frames --------------------------------------------------------------------------
+    def _call(self, kind, body, heap=False):
+        try:
+            self.proc.stdin.write(kind + len(body).to_bytes(4, "big") + body)
+            self.proc.stdin.flush()
+        except OSError:
+            raise self._died()
+        head = self.proc.stdout.read(5)
+        if len(head) < 5:
+            raise self._died()
+        data = self.proc.stdout.read(int.from_bytes(head[1:], "big"))
+        if head[:1] == b"M":
+            raise ScenarioFailed("MemoryError in the node: " + data.decode())
+        if head[:1] != b"K":
+            raise ScenarioFailed("the node failed: " + data.decode() + self._stderr())
+        deadline = int.from_bytes(data[:8], "big")
+        now = int.from_bytes(data[8:12], "big")
+        self.peak = max(self.peak, int.from_bytes(data[12:16], "big"))
+        i = 16
+        while i < len(data):
+            port = int.from_bytes(data[i:i + 2], "big")
+            hlen = data[i + 2]
+            host = data[i + 3:i + 3 + hlen].decode()
+            i += 3 + hlen
+            n = int.from_bytes(data[i:i + 2], "big")
+            self.port.send((host, port), data[i + 2:i + 2 + n])
+            i += 2 + n
+        return now if heap else deadline
+
+    def _stderr(self):
+        self.errors.seek(0)
+        text = self.errors.read().decode(errors="replace").strip()
+        return ("\n" + text[-2000:]) if text else ""
+
+    def _died(self):
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return ScenarioFailed("the node process ended (exit %s)%s"
+                              % (self.proc.returncode, self._stderr()))
