@@ -71,6 +71,7 @@ class Account:
         self.oscore_iid = oscore_iid
         self.mode = mode
         self.peer = None
+        self._usable = None         # usable(), computed once (uri and mode are fixed)
 
     @property
     def bootstrap(self):
@@ -78,12 +79,12 @@ class Account:
 
     def usable(self):
         """NoSec over coap:// (optionally with OSCORE): what this client can do."""
-        if self.mode != sec.NOSEC:
-            return False
-        try:
-            return parse_uri(self.uri)[0] == "coap"
-        except ValueError:
-            return False
+        if self._usable is None:
+            try:
+                self._usable = self.mode == sec.NOSEC and parse_uri(self.uri)[0] == "coap"
+            except ValueError:
+                self._usable = False
+        return self._usable
 
     def resolve(self, resolve):
         """The peer address (cached); raises OSError/ValueError when unknown."""

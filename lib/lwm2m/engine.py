@@ -146,7 +146,7 @@ class Client:
         nxt = None
         if not self.bootstrap.active and not self._stopping:
             self.registrar.sync(self.accounts())
-            if not self.usable_accounts():
+            if not self._any_usable():
                 if not self.bootstrap.start(now_ms, "no LwM2M Server account"):
                     if not self._no_account_logged:
                         self.log("no server account and no Bootstrap-Server account")
@@ -193,6 +193,12 @@ class Client:
 
     def usable_accounts(self):
         return [a for a in self.accounts().values() if a.usable()]
+
+    def _any_usable(self):
+        for a in self.accounts().values():     # step(): no list each time
+            if a.usable():
+                return True
+        return False
 
     def register_links(self):
         return links.register(self.model, supported())
@@ -308,6 +314,8 @@ class Client:
     def _run_executes(self, now_ms):
         """Server Executes (1/x/4, 8, 9), acted on after their 2.04 went out."""
         srv = self.model.get(1)
+        if not srv.pending:
+            return
         pending, srv.pending = srv.pending, []
         for iid, rid in pending:
             ssid = srv.get(iid, SSID)

@@ -209,10 +209,8 @@ class Reporter:
     def changed(self, oid, iid, rid):
         """Mark the observations at, above or below (oid, iid, rid) dirty;
         a deleted instance loses its attributes."""
-        cp = (oid,) if iid is None else ((oid, iid) if rid is None else (oid, iid, rid))
         for obs in self.observations:
-            n = min(len(cp), len(obs.path))
-            if obs.path[:n] == cp[:n]:
+            if _overlaps(obs.path, oid, iid, rid):
                 obs.dirty = True
         if oid in (1, 11001) and (rid is None or rid in (2, 3)):
             self._attrs_seen = -1             # default periods may have changed
@@ -264,7 +262,7 @@ class Reporter:
             d = self._step_one(obs, now_ms)
             if d is not None and (nxt is None or d < nxt):
                 nxt = d
-        for key in list(self.stored):
+        for key in list(self.stored) if self.stored else ():
             if key not in self._offline:
                 self._flush(key, now_ms)
         return nxt
@@ -459,6 +457,14 @@ class Reporter:
     def _next_seq(self):
         self._seq = (self._seq + 1) & _SEQ_MASK
         return self._seq
+
+
+def _overlaps(path, oid, iid, rid):
+    """True when `path` is at, above or below (oid, iid, rid) (iid/rid None:
+    the object / instance itself). Compares in place: no tuples per change."""
+    n = len(path)
+    return (path[0] == oid and (n < 2 or iid is None or path[1] == iid)
+            and (n < 3 or iid is None or rid is None or path[2] == rid))
 
 
 def _key(caller, peer):

@@ -328,7 +328,7 @@ class Registrar:
         for ssid in list(self.regs):
             reg = self.regs[ssid]
             acc = accounts.get(ssid)
-            if acc is None or acc.key() != reg.account.key():
+            if acc is None or (acc is not reg.account and acc.key() != reg.account.key()):
                 reg.stop()
                 del self.regs[ssid]
                 if acc is None and self.engine.store is not None:
