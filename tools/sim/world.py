@@ -30,8 +30,13 @@ range raise ScenarioError with a one-line message). A "doc" key anywhere is igno
   backbone      delay_ms / loss of the wired link br <-> srv (one way).
   phy           tools/sim/phy.Phy154 parameters of every mesh hop (one model, so its
                 counters cover the whole mesh): loss, cca_busy, mac_overhead,
-                ip_header, max_retries.
+                ip_header, max_retries; shared_channel: every mesh hop on one channel
+                (`Channel`: nodes in mutual radio range, as on a testbed floor);
+                queue: datagrams a sender holds waiting for the channel.
   lifetime_s    registration lifetime of every node (Update every ~lifetime).
+  dedup_size    requests a node remembers for duplicate detection (config
+                "dedup_size"); null: the firmware's default for the board (128 on
+                the unix port the simulated board is, 32 on MCU boards).
   follow        path (host resource observed), target (requester resource written),
                 retry_ms (follow app back-off).
   warmup_ms     most virtual time settle() waits.
@@ -40,7 +45,8 @@ range raise ScenarioError with a one-line message). A "doc" key anywhere is igno
 Counters: `datagrams()` is what each engine's CoAP endpoint sent (coap.endpoint
 Endpoint.sent), `radio.host_stats(h).sent` what the radio saw each host originate;
 the two must agree (the simulator adds no traffic). Frames: `radio.total.frames`
-(every hop), `phy.counters()` (802.15.4 transmissions incl. retries, ACKs).
+(every hop), `phy.counters()` (802.15.4 transmissions incl. retries, ACKs),
+`channel.dropped` (datagrams a full sender queue refused).
 """
 import json
 import os
@@ -68,8 +74,9 @@ DEFAULTS = {
                  "max_children": 4, "max_depth": 5},
     "backbone": {"delay_ms": 40, "loss": 0.0},
     "phy": {"loss": 0.0, "cca_busy": 0.0, "mac_overhead": 11, "ip_header": 13,
-            "max_retries": 3},
+            "max_retries": 3, "shared_channel": True, "queue": 16},
     "lifetime_s": 3600,
+    "dedup_size": None,
     "follow": {"path": "/3342/0/5500", "target": "/3311/0/5850", "retry_ms": 2000},
     "warmup_ms": 30000,
     "experiment": {},
@@ -84,10 +91,16 @@ _CHECKS = (
     (("backbone", "delay_ms"), (int, float), 0, 10000), (("backbone", "loss"), (int, float), 0, 1),
     (("phy", "loss"), (int, float), 0, 1), (("phy", "cca_busy"), (int, float), 0, 1),
     (("phy", "mac_overhead"), int, 5, 40), (("phy", "ip_header"), int, 0, 60),
-    (("phy", "max_retries"), int, 0, 7), (("lifetime_s",), int, 60, 86400 * 365),
+    (("phy", "max_retries"), int, 0, 7), (("phy", "shared_channel"), bool, None),
+    (("phy", "queue"), int, 1, 1024), (("lifetime_s",), int, 60, 86400 * 365),
+    (("dedup_size",), (int, type(None)), 1, 4096),
     (("follow", "path"), str, None), (("follow", "target"), str, None),
     (("follow", "retry_ms"), int, 100, 600000), (("warmup_ms",), int, 1000, 3600000),
 )
+
+
+_KINDS = {int: "an integer", str: "a string", bool: "true or false", (int, float): "a number",
+          (int, type(None)): "an integer or null"}
 
 
 class ScenarioError(ValueError):
@@ -123,9 +136,10 @@ def check(scn, where="scenario"):
         for k in keys:
             v = v[k]
         name = "%s: %s" % (where, ".".join(keys))
-        if isinstance(v, bool) or not isinstance(v, typ):
-            raise ScenarioError("%s = %r is not %s" % (
-                name, v, {int: "an integer", str: "a string"}.get(typ, "a number")))
+        if (typ is bool) != isinstance(v, bool) or not isinstance(v, typ):
+            raise ScenarioError("%s = %r is not %s" % (name, v, _KINDS[typ]))
+        if typ is bool or v is None:
+            continue
         if typ is str:
             if check_[2] is not None and v not in check_[2]:
                 raise ScenarioError("%s = %r is not one of %s" % (name, v, ", ".join(check_[2])))
@@ -193,6 +207,55 @@ def _objects():
 _TABLE = None
 
 
+class Channel:
+    """One 802.15.4 channel shared by every mesh hop: a datagram goes on the air
+    when the channel is free (CSMA/CA defers while another frame is on it; the
+    model has no collisions), then takes what `phy.hop()` says (back-offs,
+    fragments, retries, ACKs). A sender holds at most `queue` datagrams waiting;
+    one more is dropped (`dropped`), as RIOT's network interface queue does
+    (CONFIG_GNRC_NETIF_PKTQ_POOL_SIZE, 16). `sender(tx)` is what Radio.link(phy=)
+    takes for the direction that `tx` transmits on. Without sharing (`shared`
+    False) each hop costs only its own phy.hop(), with no waiting."""
+
+    def __init__(self, phy, clock, queue=16, shared=True):
+        self.phy = phy
+        self.clock = clock
+        self.queue = queue
+        self.shared = shared
+        self.busy_us = 0
+        self.dropped = 0
+        self._waiting = {}          # tx host -> start times (µs) of its queued datagrams
+
+    def sender(self, tx):
+        return _Sender(self, tx) if self.shared else self.phy
+
+    def hop(self, tx, nbytes, rng):
+        from collections import deque
+        from tools.sim.phy import Hop
+        now = self.clock() * 1000
+        q = self._waiting.setdefault(tx, deque())
+        while q and q[0] <= now:
+            q.popleft()
+        if len(q) >= self.queue:
+            self.dropped += 1
+            return Hop(False, 0, 0, 0)
+        start = max(now, self.busy_us)
+        cost = self.phy.hop(nbytes, rng)
+        self.busy_us = start + cost.delay_us
+        if start > now:
+            q.append(start)
+        return Hop(cost.delivered, self.busy_us - now, cost.frames, cost.transmissions)
+
+
+class _Sender:
+    def __init__(self, channel, tx):
+        self.channel = channel
+        self.tx = tx
+
+    def hop(self, nbytes, rng):
+        return self.channel.hop(self.tx, nbytes, rng)
+
+
 class Forwarder:
     """Server-centric relay (the published baseline): the server observes `path` of
     the host and Writes every value it gets to `target` of the requester."""
@@ -222,7 +285,7 @@ class Forwarder:
 class World:
     """Everything a scenario describes, running on one Radio; see the module doc.
 
-    radio, phy, server, authz, nodes {name: firmware Node}, apps {name: App or None},
+    radio, phy (the Phy154 of every mesh hop), channel, server, authz, nodes {name: firmware Node}, apps {name: App or None},
     names (the nodes), hosts / requesters (lists, pair i = hosts[i], requesters[i]),
     parent {mesh host: its parent towards br}, forwarders (server mode), deliveries {requester: [(t_ms, value)]}."""
 
@@ -239,6 +302,8 @@ class World:
         p = scn["phy"]
         self.phy = Phy154(loss=p["loss"], cca_busy=p["cca_busy"], mac_overhead=p["mac_overhead"],
                           ip_header=p["ip_header"], max_retries=p["max_retries"])
+        self.channel = Channel(self.phy, lambda: self.radio.now_ms, p["queue"],
+                               p["shared_channel"])
         self.parent, self.hosts, self.requesters = self._topology(Rng(seed + 7))
         self.names = [n for n in sorted(self.parent, key=_order)
                       if scn["topology"]["kind"] == "tree" or n in ("switch", "light")]
@@ -264,17 +329,22 @@ class World:
                 for a, b_ in zip(chain, chain[1:]):
                     parent[b_] = a
             for node, up in parent.items():
-                r.link(up, node, phy=self.phy)
+                self._mesh(up, node)
             return parent, ["switch"], ["light"]
         parent = tree(rng, t["nodes"], t["max_children"], t["max_depth"])
         for node in sorted(parent, key=_order):
-            r.link(parent[node], node, phy=self.phy)
+            self._mesh(parent[node], node)
         names = sorted(parent, key=_order)
         for i in range(len(names) - 1, 0, -1):        # Fisher-Yates, seeded
             j = rng.upto(i)
             names[i], names[j] = names[j], names[i]
         k = t["pairs"]
         return parent, names[0:2 * k:2], names[1:2 * k:2]
+
+    def _mesh(self, a, b):
+        """An 802.15.4 hop a <-> b on the channel."""
+        self.radio.link(a, b, phy=self.channel.sender(a), symmetric=False)
+        self.radio.link(b, a, phy=self.channel.sender(b), symmetric=False)
 
     def _build_server(self, seed):
         from tools.server.server import Server
@@ -306,7 +376,7 @@ class World:
         from config import from_dict
         import apps
         data = {"endpoint": name, "temperature": [], "switch": None, "light": None,
-                "lifetime": self.scn["lifetime_s"],
+                "lifetime": self.scn["lifetime_s"], "dedup_size": self.scn["dedup_size"],
                 "servers": [{"uri": "coap://srv:%d" % PORT, "oscore": self._oscore(_order(name))}]}
         f = self.scn["follow"]
         if name in self.hosts:
@@ -373,6 +443,20 @@ class World:
                                                for n in self.nodes), len(self.nodes)))
             self.radio.run_for(step_ms)
         return self.radio.now_ms
+
+    def check_sources(self):
+        """RuntimeError unless every value a requester took came the way the mode
+        says: its follow app (event lines source=c2c) in c2c mode, the server's
+        Writes (source=write, no more than the Forwarder sent) in server mode."""
+        want = "source=c2c" if self.mode == "c2c" else "source=write"
+        for i, q in enumerate(self.requesters):
+            src = [ln.split(" ")[3] for ln in self.nodes[q].log.lines
+                   if ln.startswith("event light ")]
+            bad = [x for x in src if x != want]
+            if self.mode == "server" and len(src) > self.forwarders[i].writes:
+                bad.append("%d updates, %d Writes" % (len(src), self.forwarders[i].writes))
+            if bad:
+                raise RuntimeError("%s took values not by %s: %r" % (q, want, bad[:3]))
 
     def press(self, host):
         """Toggle the host's switch now (its app polls when woken); the number of this

@@ -1,0 +1,149 @@
+"""Experiment 2 (issue 7): delivery rate and goodput vs update interval,
+client-to-client (OSCORE) vs server-centric.
+
+    python -m tools.sim.exp_goodput [--scenario FILE] [--seed N] [--out DIR]
+
+Scenario: tools/sim/scenarios/goodput.json (world.py "branches", 1 hop each side
+by default, all mesh hops on one shared 802.15.4 channel). Every interval, for
+experiment.duration_ms, the switch goes on (and off half an interval later): one
+update, numbered by the switch's Digital Input Counter (3342/0/5501, it counts
+the switchings on), which the light follows into
+its Colour (3311/0/5706) -- directly (c2c) or through the server's observation
+and Writes (server). An update is delivered when the light takes its number
+before the run ends (duration + drain_ms); updates the host coalesced or a
+queue dropped never arrive.
+
+The what-if series (experiment.whatif_dedup_size) repeats the server-centric runs
+with that duplicate-detection table on the nodes: see the notes.
+
+    delivery rate = updates delivered / updates made
+    goodput       = updates delivered per second of the run (duration)
+    latency       = median over delivered updates, press -> light
+"""
+import os
+
+from tools.sim import world
+
+NAME = "goodput"
+SCENARIO = os.path.join(world.SCENARIOS, "goodput.json")
+MODES = ("c2c", "server")
+TITLE = "Delivery rate and goodput vs update interval, C2C vs server-centric"
+PUBLISHED = ("Goodput ~8x higher client-to-client; server-centric delivery degrades "
+             "below ~100 ms update intervals, C2C only near 10 ms (FIT IoT-LAB, RIOT + "
+             "Wakaama, Leshan).")
+
+
+def series(scn):
+    """[(label, mode, dedup_size)]: both modes with the scenario's nodes, and the
+    what-if experiment.whatif_dedup_size (server-centric, a larger dedup table)."""
+    out = [(m, m, scn["dedup_size"]) for m in MODES]
+    big = scn["experiment"].get("whatif_dedup_size")
+    if big:
+        out.append(("server/dedup%d" % big, "server", big))
+    return out
+
+
+def run_one(scn, interval_ms, mode, dedup_size=None):
+    """(updates made, {update number: latency ms} of those delivered)."""
+    scn = dict(scn, mode=mode, dedup_size=dedup_size)
+    e = scn["experiment"]
+    with world.World(scn) as w:
+        w.settle()
+        w.run_for(1000)
+        pressed = {}
+        half = interval_ms // 2
+        while w.radio.now_ms - _start(pressed, w) < e["duration_ms"]:
+            pressed[(w.press("switch") + 1) // 2] = w.radio.now_ms     # on: the counter + 1
+            w.run_for(half)
+            w.press("switch")                                        # off: not observed
+            w.run_for(interval_ms - half)
+        w.run_for(e["drain_ms"])
+        w.check_sources()
+        got = {}
+        for t, v in w.deliveries["light"]:
+            k = int(v)
+            if k in pressed and k not in got:
+                got[k] = t - pressed[k]
+    return len(pressed), got
+
+
+def _start(pressed, w):
+    return min(pressed.values()) if pressed else w.radio.now_ms
+
+
+def run(scenario, out_dir=None):
+    intervals = world.param(scenario, "intervals_ms", world.ints(2, 60000),
+                            "a list of intervals 2..60000 ms")
+    for key in ("duration_ms", "drain_ms"):
+        world.param(scenario, key, lambda v: isinstance(v, int) and 0 <= v <= 3600000,
+                    "0..3600000 ms")
+    world.param(scenario, "whatif_dedup_size",
+                lambda v: v == 0 or isinstance(v, int) and 1 <= v <= 4096, "0 (none) or 1..4096")
+    if scenario["experiment"]["duration_ms"] < max(intervals):
+        raise world.ScenarioError("experiment.duration_ms is shorter than an interval")
+    secs = scenario["experiment"]["duration_ms"] / 1000.0
+    rows = []
+    for iv in intervals:
+        for label, m, dedup in series(scenario):
+            made, got = run_one(scenario, iv, m, dedup)
+            rows.append([iv, label, made, len(got), round(len(got) / made, 3),
+                         round(len(got) / secs, 2), world.percentile(list(got.values()), 50)])
+    table = {"columns": ["interval_ms", "mode", "updates", "delivered", "delivery_rate",
+                         "goodput_per_s", "median_latency_ms"], "rows": rows}
+    if out_dir:
+        world.write_csv(os.path.join(out_dir, NAME + ".csv"), table["columns"], rows)
+        plot(os.path.join(out_dir, NAME + ".png"), rows)
+    return {"name": NAME, "title": TITLE, "table": table, "published": PUBLISHED,
+            "notes": _notes(scenario, rows), "params": scenario}
+
+
+def _notes(scn, rows):
+    by = dict(((r[0], r[1]), r) for r in rows)
+    short = min(r[0] for r in rows)
+    c, s = by[(short, "c2c")], by[(short, "server")]
+    ratio = "" if not s[5] else " (%.1fx)" % (c[5] / s[5])
+    return ("Ours at %d ms: C2C %.0f%% delivered, %.1f updates/s; server-centric %.0f%%, "
+            "%.1f updates/s%s. The server-centric relay is bounded by its Writes: CoAP "
+            "allows one outstanding CON per peer (NSTART 1, RFC 7252 §4.7), so the server "
+            "Writes the light at most once per round trip over the %s ms backbone and the "
+            "rest queue up; C2C notifications are NON (RFC 7641 §4.5) and are bounded only "
+            "by the shared 802.15.4 channel (2 mesh hops per update at 1 hop each side). "
+            "Our model has no collisions, hidden terminals or node processing time, so "
+            "C2C holds up to shorter intervals than on the testbed."
+            % (short, 100 * c[4], c[5], 100 * s[4], s[5], ratio,
+               scn["backbone"]["delay_ms"]))
+
+
+def plot(path, rows):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    labels = []
+    for r in rows:
+        if r[1] not in labels:
+            labels.append(r[1])
+    for i, m in enumerate(labels):
+        mine = [r for r in rows if r[1] == m]
+        x = [r[0] for r in mine]
+        style = dict(color=("tab:blue", "tab:red", "tab:orange")[i % 3],
+                     linestyle="--" if i > 1 else "-", marker="o", label=m)
+        a.plot(x, [r[4] for r in mine], **style)
+        b.plot(x, [r[5] for r in mine], **style)
+    for ax, label in ((a, "delivery rate"), (b, "goodput (updates delivered / s)")):
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("update interval (ms)")
+        ax.set_ylabel(label)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    a.set_ylim(0, 1.05)
+    b.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    import sys
+    world.cli(sys.modules[__name__])
