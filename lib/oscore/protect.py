@@ -130,11 +130,16 @@ def _seal(ccm, nonce, msg, aad_bytes, option_value, outer_code, notification):
 
 
 def _oscore_option(outer):
-    values = outer.get_all(OSCORE)
-    if len(values) != 1 or not outer.payload:
+    value = None
+    n = 0
+    for number, v in outer.options:     # counted in place: no list per message
+        if number == OSCORE:
+            value = v
+            n += 1
+    if n != 1 or not outer.payload:
         # A repeated option, or an OSCORE option without payload: malformed (section 2)
         raise OscoreError(BAD_OPTION, "Failed to decode COSE")
-    return decode_option(values[0])
+    return decode_option(value)
 
 
 def _open(ccm, nonce, aad_bytes, ciphertext):
