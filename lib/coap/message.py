@@ -105,9 +105,13 @@ class Message:
         return default if v is None else bytes_uint(v)
 
     # -- common options ---------------------------------------------------
+    def _texts(self, number):
+        # one list, straight from the options (not through get_all's list)
+        return [bytes(v).decode() for n, v in self.options if n == number]
+
     def path(self):
         """Uri-Path segments as a list of str."""
-        return [bytes(v).decode() for v in self.get_all(URI_PATH)]
+        return self._texts(URI_PATH)
 
     def path_str(self):
         return "/" + "/".join(self.path())
@@ -122,10 +126,10 @@ class Message:
         return self
 
     def query(self):
-        return [bytes(v).decode() for v in self.get_all(URI_QUERY)]
+        return self._texts(URI_QUERY)
 
     def location_path(self):
-        return [bytes(v).decode() for v in self.get_all(LOCATION_PATH)]
+        return self._texts(LOCATION_PATH)
 
     @property
     def content_format(self):
