@@ -38,7 +38,10 @@ The paths:
                           send (encode_into the shared buffer) -> transport
   read.plain.text / read.plain.senml-cbor / read.oscore.text /
   read.oscore.senml-cbor  node.receive() of a CON GET /3303/0/5700
-                          (Accept 0 or 112): decode, dedup, (unprotect),
+                          (Accept 0 or 112) handed over as a memoryview of
+                          the receive buffer (firmware/runtime.py; its
+                          mv[:n], one block, is not counted): decode, dedup,
+                          (unprotect),
                           caller, DM read, encode, (protect), piggybacked
                           ACK encoded and sent, reply cached for dedup
   node.step.idle          the main loop's node.step() with nothing due
@@ -322,6 +325,8 @@ def locked(probe, op):
     micropython.heap_unlock()
     probe.remove()
     first = probe.first()
+    if failed and first is None:
+        first = "(outside the named steps)"
     return not failed and first is None, first
 
 
@@ -529,11 +534,19 @@ def paths(reps):
                     bindings.append(b)
                 datagrams.append(m.to_bytes())
             state = [0]
+            rx = bytearray(1280)        # the receive buffer of firmware/runtime.py
+            views = {}                  # its views, made here rather than per datagram
+            for d in datagrams:
+                views[len(d)] = memoryview(rx)[:len(d)]
 
-            def read(node=node, peer=peer, datagrams=datagrams, state=state):
+            def read(node=node, peer=peer, datagrams=datagrams, state=state, rx=rx,
+                     views=views):
                 i = state[0]
-                t[0] += 10000
-                node.receive(datagrams[i], peer, t[0])
+                d = datagrams[i]
+                n = len(d)
+                rx[0:n] = d             # "received" into the buffer, handed over
+                t[0] += 10000           # as a view, like runtime.receive()
+                node.receive(views[n], peer, t[0])
                 state[0] = i + 1
 
             def read_check(sink=sink, sctx=sctx, bindings=bindings, state=state, cf=cf):
