@@ -1,10 +1,11 @@
 """Small CBOR codec (RFC 8949) with a cbor2-style API, for MicroPython and CPython.
 
-dumps(obj, deterministic=False) -> bytes; loads(data) -> obj for bytes, bytearray or
-memoryview. Types: int (beyond 64 bits as tag 2/3 bignums), float, str, bytes-like, list
-and tuple (both arrays), dict, True, False, None, `undefined` (f7, distinct from None),
-Tag(tag, value) for tags other than 2/3, and Simple(n) for unassigned simple values
-(0..19, 32..255). Anything else raises TypeError.
+dumps(obj, deterministic=False) -> bytes (dump_into(out, obj) appends to a bytearray);
+loads(data) -> obj for bytes, bytearray or memoryview. Types: int (beyond 64 bits as
+tag 2/3 bignums), float, str, bytes-like, list and tuple (both arrays), dict, True,
+False, None, `undefined` (f7, distinct from None), Tag(tag, value) for tags other than
+2/3, and Simple(n) for unassigned simple values (0..19, 32..255). Anything else raises
+TypeError.
 
 Encoding uses preferred serialization: shortest integers, lengths and tag numbers, the
 shortest float width that is exact (NaN is f97e00), definite lengths only. Maps follow the
@@ -82,6 +83,11 @@ def dumps(obj, deterministic=False):
     out = bytearray()
     _encode(out, obj, 0, deterministic)
     return bytes(out)
+
+
+def dump_into(out, obj, deterministic=False):
+    """Append obj's CBOR encoding to the bytearray `out` (no bytes made per item)."""
+    _encode(out, obj, 0, deterministic)
 
 
 def _head(out, major, n):

@@ -397,3 +397,11 @@ def test_mutated_vectors_only_raise_value_error():
 def test_module_exports():
     for name in ("dumps", "loads", "Tag", "Simple", "undefined", "MAX_DEPTH"):
         assert hasattr(cbor, name), name
+
+
+def test_dump_into_appends_what_dumps_returns():
+    out = bytearray(b"\x82")
+    for obj in (-2, "/3303/0/5700", 21.5, [1, {"a": b"x"}]):
+        cbor.dump_into(out, obj)
+    assert bytes(out) == b"\x82" + b"".join(dumps(o) for o in (-2, "/3303/0/5700", 21.5,
+                                                                [1, {"a": b"x"}]))

@@ -43,8 +43,8 @@ def encode(recs, base, type_of=None):
     for fields in pack:
         head(out, 5, len(fields))
         for label, value in fields:
-            out.extend(cbor.dumps(_LABELS.get(label, label)))
-            out.extend(cbor.dumps(value))
+            cbor.dump_into(out, _LABELS.get(label, label))
+            cbor.dump_into(out, value)
     return bytes(out)
 
 
