@@ -7,7 +7,7 @@ STAMP       := $(VENV)/.installed
 MICROPYTHON ?= $(VENV)/bin/micropython
 export MICROPYTHON
 
-.PHONY: all setup test test-cpython test-micropython budget bench demo clean run memreport
+.PHONY: all setup test test-cpython test-micropython budget bench demo clean run memreport paper
 
 all: test
 
@@ -48,6 +48,11 @@ run: $(STAMP)
 memreport: $(STAMP)
 	$(PY) tools/memreport.py $(MEMREPORT_ARGS)
 	$(PY) tools/memreport_c2c.py
+
+# The paper's evaluation in the simulator (issue 7): build/paper/ (CSV, PNG, report.md),
+# report and plots copied to docs/paper/. Two worker processes.
+paper: $(STAMP)
+	$(PY) tools/sim/paper.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

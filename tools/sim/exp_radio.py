@@ -101,8 +101,9 @@ def _notes(rows):
     hs = sorted(set(r[0] for r in rows))
     lo, hi = hs[0], hs[-1]
     e = dict((k, by[k][9]) for k in by)
-    return ("Ours (loss %g): energy per notification C2C %.2f -> %.2f mJ, server-centric "
-            "%.2f -> %.2f mJ from %d to %d hops, i.e. linear in the hops: a C2C "
+    return ("Ours (loss %g): radio energy per notification grows linearly with the hops, "
+            "C2C %.2f -> %.2f mJ and server-centric %.2f -> %.2f mJ from %d to %d hops. "
+            "A C2C "
             "notification is one NON datagram over 2h mesh hops, a server-centric one a "
             "NON notification over h hops plus a CON Write and its 2.04 over h hops each "
             "(3h). Link-layer retries add with loss. The published figures are measured "
