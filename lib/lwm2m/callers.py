@@ -56,6 +56,7 @@ class Callers:
         self.resolvers = [self.server, self.bootstrap_server]
         self.contexts = {}           # OSCORE instance ID -> SecurityContext
         self.secure = None           # oscore.secure.SecureHandler, on demand
+        self._synced = None          # the engine.accounts() the contexts were made for
 
     # -- OSCORE contexts --------------------------------------------------------
     def context(self, iid):
@@ -71,6 +72,7 @@ class Callers:
 
     def drop(self, iid=None):
         """Forget the context of instance `iid` (all with None)."""
+        self._synced = None
         for i in ([iid] if iid is not None else list(self.contexts)):
             ctx = self.contexts.pop(i, None)
             if ctx is not None and self.secure is not None:
@@ -83,7 +85,11 @@ class Callers:
         if self.secure is None:
             from oscore.secure import SecureHandler
             self.secure = SecureHandler(inner, list(self.contexts.values()), eng._rand)
-        accs = list(eng.accounts().values())
+        current = eng.accounts()     # a new dict whenever objects 0, 1 or 21 change
+        if current is self._synced:
+            return self.secure       # every context of these accounts is held
+        self._synced = current
+        accs = list(current.values())
         bs = accounts.bootstrap_account(eng.model)
         if bs is not None:
             accs.append(bs)
