@@ -87,3 +87,22 @@ def test_radio_counts_match_what_the_engines_sent(mode):
         # one 802.15.4 datagram per mesh hop of every datagram; retries only with loss
         assert w.phy.transmissions > w.phy.frames >= w.phy.datagrams > 0
         assert w.radio.total.frames > w.radio.total.sent
+
+
+def _tree_run(seed):
+    scn = W.load_scenario(None, seed=seed, warmup_ms=120000, topology={
+        "kind": "tree", "nodes": 10, "pairs": 2}, phy={"loss": 0.2})
+    with W.World(scn) as w:
+        w.settle()
+        for _ in range(4):
+            for h in w.hosts:
+                w.press(h)
+            w.run_for(700)
+        return (w.parent, w.hosts, w.deliveries, w.datagrams(), w.phy.counters(),
+                w.radio.total.as_dict())
+
+
+def test_same_seed_same_world_other_seed_other_world():
+    a = _tree_run(5)
+    assert a == _tree_run(5)
+    assert a != _tree_run(6)

@@ -94,7 +94,7 @@ def plot(path, results):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.6))
     hops = sorted(set(h for h, _ in results))
     colors = {"c2c": "tab:blue", "server": "tab:red"}
     for (h, m), lat in sorted(results.items()):
@@ -106,7 +106,7 @@ def plot(path, results):
     a.set_xlabel("latency (ms)")
     a.set_ylabel("CDF")
     a.set_title("Latency CDF")
-    a.legend(fontsize=7, ncol=2, loc="lower right", framealpha=0.9)
+    fig.legend(*a.get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=7)
     for m in MODES:
         med = [world.percentile(results[(h, m)], 50) for h in hops]
         p95 = [world.percentile(results[(h, m)], 95) for h in hops]
@@ -117,7 +117,7 @@ def plot(path, results):
     b.set_xticks(hops)
     b.set_title("Median and p95")
     b.legend(fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
