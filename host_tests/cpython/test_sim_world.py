@@ -106,3 +106,14 @@ def test_same_seed_same_world_other_seed_other_world():
     a = _tree_run(5)
     assert a == _tree_run(5)
     assert a != _tree_run(6)
+
+
+def test_frames_per_host_add_up_to_the_radio_total():
+    scn = W.load_scenario(None, topology={"hops": 3})
+    with W.World(scn) as w:
+        w.settle()
+        w.press("switch")
+        w.run_for(1000)
+        f = w.frames()
+        assert sum(f.values()) == w.radio.total.frames
+        assert f["s1"] > 0 and f["l2"] > 0 and w.hops("light") == w.hops("switch") == 3

@@ -50,6 +50,7 @@ the two must agree (the simulator adds no traffic). Frames: `radio.total.frames`
 """
 import json
 import os
+from collections import deque
 import shutil
 import sys
 import tempfile
@@ -61,7 +62,7 @@ for _sub in ("tools/shims", "lib", ""):
         sys.path.insert(0, _p)
 
 from tools.sim.radio import Radio, Rng  # noqa: E402
-from tools.sim.phy import Phy154  # noqa: E402
+from tools.sim.phy import Phy154, Hop  # noqa: E402
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
 PORT = 5683
@@ -230,8 +231,6 @@ class Channel:
         return _Sender(self, tx) if self.shared else self.phy
 
     def hop(self, tx, nbytes, rng):
-        from collections import deque
-        from tools.sim.phy import Hop
         now = self.clock() * 1000
         q = self._waiting.setdefault(tx, deque())
         while q and q[0] <= now:
@@ -285,12 +284,13 @@ class Forwarder:
 class World:
     """Everything a scenario describes, running on one Radio; see the module doc.
 
-    radio, phy (the Phy154 of every mesh hop), channel, server, authz, nodes {name: firmware Node}, apps {name: App or None},
-    names (the nodes), hosts / requesters (lists, pair i = hosts[i], requesters[i]),
-    parent {mesh host: its parent towards br}, forwarders (server mode), deliveries {requester: [(t_ms, value)]}."""
+    radio, phy (the Phy154 of every mesh hop), channel, server, authz,
+    nodes {name: firmware Node}, apps {name: App or None}, names (the nodes),
+    hosts / requesters (lists: pair i is hosts[i], requesters[i]),
+    parent {mesh host: its parent towards br}, forwarders (server mode),
+    deliveries {requester: [(t_ms, value)]}."""
 
     def __init__(self, scenario, state_dir=None):
-        from coap.numbers import TEXT_PLAIN  # noqa: F401  (lib on sys.path first)
         self.scn = scn = scenario
         self.mode = scn["mode"]
         self._tmp = None
@@ -326,8 +326,8 @@ class World:
             right = ["br"] + ["l%d" % i for i in range(1, h)] + ["light"]
             parent = {}
             for chain in (left[::-1], right):
-                for a, b_ in zip(chain, chain[1:]):
-                    parent[b_] = a
+                for up, down in zip(chain, chain[1:]):
+                    parent[down] = up
             for node, up in parent.items():
                 self._mesh(up, node)
             return parent, ["switch"], ["light"]
@@ -477,6 +477,12 @@ class World:
     def radio_sent(self):
         """{host: datagrams the radio saw it originate}, for the same hosts."""
         return dict((h, self.radio.host_stats(h).sent) for h in self.datagrams())
+
+    def frames(self):
+        """{host: frames it put on the air, forwarded ones included}, every host
+        (relays, "br" and "srv" too; "br" and "srv" count their backbone frames)."""
+        return dict((h, self.radio.host_stats(h).frames)
+                    for h in ["srv", "br"] + sorted(self.parent, key=_order))
 
     def hops(self, name):
         """Mesh hops between a node and the border router."""
