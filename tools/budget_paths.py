@@ -9,20 +9,21 @@ Unix-port MicroPython only (heap_lock, gc.mem_alloc). For every path:
   imports), then gc.collect(), gc.disable() and REPS operations; the
   gc.mem_alloc() difference divided by REPS. That is what the operation
   leaves on the heap (garbage and growth), in whole GC blocks: 32 bytes on
-  the 64-bit unix port (reported as gc_block_bytes), where words are 8
-  bytes; a 32-bit board (ESP32, RP2) has 16-byte blocks and 4-byte words,
-  so expect a bit more than half these figures there;
-- allocation-free: one more operation under micropython.heap_lock(), where
-  any allocation raises MemoryError (caught, then heap_unlock()); "yes" only
-  when REPS more operations all pass and nothing inside swallowed a
-  MemoryError;
-- the first allocating step: during that locked operation the functions
+  the 64-bit unix port (reported as gc_block_bytes), whose words are 8
+  bytes. A 32-bit board (ESP32, RP2) has 4-byte words and 16-byte blocks,
+  so its figures are smaller; these are the unix port's;
+- allocation-free: LOCK_REPS more operations under micropython.heap_lock(),
+  where any allocation raises MemoryError (caught, then heap_unlock());
+  "yes" only when all pass and no step saw a MemoryError (the engine
+  catches exceptions in places, so one could be swallowed);
+- the first allocating step: during the locked operations the functions
   named in STEPS are wrapped (allocation-free wrappers: module functions
   without closures, positional arguments) and the innermost one that sees
-  the MemoryError first is reported;
+  the first MemoryError is reported ("(outside the named steps)" when the
+  path's own code allocated before any of them);
 - the breakdown: one more pass of REPS operations with the same wrappers
-  counting bytes per step (inclusive: a step counts what its callees
-  allocate), per operation.
+  counting bytes per step, per operation (inclusive: a step counts what its
+  callees allocate), with calls per operation.
 
 The paths:
   coap.encode_into        a notification (NON 2.05, token, Observe,
@@ -40,11 +41,13 @@ The paths:
   read.oscore.senml-cbor  node.receive() of a CON GET /3303/0/5700
                           (Accept 0 or 112) handed over as a memoryview of
                           the receive buffer (firmware/runtime.py; its
-                          mv[:n], one block, is not counted): decode, dedup,
-                          (unprotect),
-                          caller, DM read, encode, (protect), piggybacked
-                          ACK encoded and sent, reply cached for dedup
-  node.step.idle          the main loop's node.step() with nothing due
+                          mv[:n], one block, is not counted): decode,
+                          dedup, (unprotect), caller, DM read, encode,
+                          (protect), piggybacked ACK encoded and sent, the
+                          reply kept for duplicates
+  node.step.idle          the main loop's node.step() 1 s later with no
+                          request and no notification due (drivers polled:
+                          the switch and light on-time values change)
 
 The nodes are built by firmware/node.py through host_tests/support/simnode.py
 (like tools/memreport.py): simulated temperature, switch and light, one
@@ -56,11 +59,20 @@ never fills). OSCORE sequence numbers are persisted every K_SSN (64) uses
 (RFC 8613 B.1.1, a file write on this port); the script moves the persisted
 limit ahead before each measured run so no save falls inside it.
 
-With --json, the last line is `BUDGET_PATHS {json}` for tools/budget.py.
+With --json, the last line is `BUDGET_PATHS {json}` for tools/budget.py:
+{"interpreter", "version", "reps", "warmup", "lock_reps", "gc_block_bytes",
+ "paths": [{"name", "what", "bytes_per_op", "alloc_free" (bool),
+            "first_alloc" (step label or null), "check" ("ok" or what was
+            wrong with the path's output), "steps": [[label, bytes/op,
+            calls/op], ...]}]}.
+Exit status 1 when a path's output check failed, 2 for bad arguments.
 """
 import sys
 import gc
-import micropython
+try:
+    import micropython
+except ImportError:             # CPython: nothing to measure here
+    micropython = None
 
 REPS = 20
 WARMUP = 5
@@ -625,7 +637,7 @@ def main(argv):
             print("usage: micropython tools/budget_paths.py [--json] [--reps N]")
             return 2
         i += 1
-    if not hasattr(micropython, "heap_lock"):
+    if micropython is None or not hasattr(micropython, "heap_lock"):
         print("budget_paths: needs the unix-port MicroPython (micropython.heap_lock)")
         return 2
     results = run(reps)
