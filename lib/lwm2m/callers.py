@@ -57,6 +57,7 @@ class Callers:
         self.contexts = {}           # OSCORE instance ID -> SecurityContext
         self.secure = None           # oscore.secure.SecureHandler, on demand
         self._synced = None          # the engine.accounts() the contexts were made for
+        self._servers = {}           # ssid -> its ServerCaller (stateless: one per account)
 
     # -- OSCORE contexts --------------------------------------------------------
     def context(self, iid):
@@ -131,7 +132,10 @@ class Callers:
                 reg = eng.registrar.regs.get(acc.ssid)
                 if reg is not None and reg.state == DISABLED:
                     return None
-                return ServerCaller(eng.access, acc)
+                caller = self._servers.get(acc.ssid)
+                if caller is None or caller.acc is not acc:     # accounts were rebuilt
+                    caller = self._servers[acc.ssid] = ServerCaller(eng.access, acc)
+                return caller
         return None
 
     def bootstrap_server(self, request, peer, security):
