@@ -52,7 +52,8 @@ def run_one(scn, interval_ms, mode, dedup_size=None):
         w.run_for(1000)
         pressed = {}
         half = interval_ms // 2
-        while w.radio.now_ms - _start(pressed, w) < e["duration_ms"]:
+        end = w.radio.now_ms + e["duration_ms"]
+        while w.radio.now_ms < end:
             pressed[(w.press("switch") + 1) // 2] = w.radio.now_ms     # on: the counter + 1
             w.run_for(half)
             w.press("switch")                                        # off: not observed
@@ -65,10 +66,6 @@ def run_one(scn, interval_ms, mode, dedup_size=None):
             if k in pressed and k not in got:
                 got[k] = t - pressed[k]
     return len(pressed), got
-
-
-def _start(pressed, w):
-    return min(pressed.values()) if pressed else w.radio.now_ms
 
 
 def run(scenario, out_dir=None):
