@@ -25,10 +25,10 @@ MEASURED = {
     "oscore.unprotect_request": 1952,
     "notify.plain": 3123.2,
     "notify.oscore": 3987.2,
-    "read.plain.text": 3985.6,
-    "read.plain.senml-cbor": 4041.6,
-    "read.oscore.text": 6129.6,
-    "read.oscore.senml-cbor": 6249.6,
+    "read.plain.text": 3825.6,
+    "read.plain.senml-cbor": 3881.6,
+    "read.oscore.text": 5969.6,
+    "read.oscore.senml-cbor": 6089.6,
     "node.step.idle": 832,
 }
 MARGIN = 1.25
