@@ -27,9 +27,8 @@ NAME = "radio"
 SCENARIO = os.path.join(world.SCENARIOS, "radio.json")
 MODES = ("c2c", "server")
 TITLE = "Radio cost per delivered notification vs mesh hops (energy proxy)"
-PUBLISHED = ("Energy per notification dominated by the number of hops the messages "
-             "cross; C2C saves the hops to the border router and back twice over "
-             "(FIT IoT-LAB energy monitors, RIOT + Wakaama, Leshan).")
+PUBLISHED = ("Energy dominated by the number of hops the messages cross (FIT IoT-LAB, "
+             "RIOT + Wakaama, Leshan).")
 
 
 def _counters(w):
