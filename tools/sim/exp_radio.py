@@ -105,10 +105,10 @@ def _notes(rows):
             "A C2C "
             "notification is one NON datagram over 2h mesh hops, a server-centric one a "
             "NON notification over h hops plus a CON Write and its 2.04 over h hops each "
-            "(3h). Link-layer retries add with loss. The published figures are measured "
-            "node energy (idle listening included, which dominates the absolute value on "
-            "always-on RIOT nodes); ours count only the radio's airtime for the "
-            "notification, so compare the ratios and the growth with hops, not mJ."
+            "(3h). Link-layer retries add with loss. A testbed's energy monitors measure "
+            "whole nodes, idle listening included (on always-on RIOT nodes it dominates "
+            "the absolute value); ours counts only the radio airtime a notification "
+            "causes, so compare the ratios and the growth with hops, not the mJ."
             % (loss, e[(lo, "c2c", loss)], e[(hi, "c2c", loss)], e[(lo, "server", loss)],
                e[(hi, "server", loss)], lo, hi))
 
