@@ -43,13 +43,13 @@ CoAP endpoint keeps (tested: host_tests/cpython/test_sim_world.py).
 
 | | published (FIT IoT-LAB) | ours |
 |---|---|---|
-| clients | RIOT + Wakaama on M3 nodes (Cortex-M3, 72 MHz) | our MicroPython engine under CPython, processing takes no virtual time |
+| clients | RIOT + Wakaama on testbed nodes (we assume FIT IoT-LAB M3: Cortex-M3, 72 MHz, AT86RF231) | our MicroPython engine under CPython, processing takes no virtual time |
 | server | Leshan (Java) | tools/server, processing takes no virtual time |
 | security | DTLS and OSCORE | OSCORE (RFC 8613) only; DTLS is not implemented here |
-| radio | AT86RF231, IEEE 802.15.4 2.4 GHz, 250 kbit/s | tools/sim/phy.py: airtime of 127-byte frames at 250 kbit/s, 6LoWPAN (IPHC) fragmentation, unslotted CSMA/CA, ACKs, macMaxFrameRetries 3 |
+| radio | IEEE 802.15.4 2.4 GHz, 250 kbit/s | tools/sim/phy.py: airtime of 127-byte frames at 250 kbit/s, 6LoWPAN (IPHC) fragmentation, unslotted CSMA/CA, ACKs, macMaxFrameRetries 3 |
 | channel | one testbed floor, real interference | one shared channel for every mesh hop (a frame waits while another is on the air), no collisions, no hidden terminals; loss only as the configured per-attempt probability |
-| routing | RPL | fixed shortest paths (a chain per branch, or a seeded tree) |
-| server path | the testbed's border router, then the Internet to Leshan | a wired backbone, 40 ms one way, no loss (an assumption: it puts the one-hop server-centric latency at the published >= ~80 ms) |
+| routing | RIOT's 6LoWPAN multi-hop routing on the testbed | fixed shortest paths (a chain per branch, or a seeded tree) |
+| server path | the testbed's border router, then on to Leshan (latency not stated) | a wired backbone, 40 ms one way, no loss (an assumption: it puts the one-hop server-centric latency at the published >= ~80 ms) |
 
 So our absolute times lack the nodes' and the server's processing (OSCORE on a
 Cortex-M3 costs milliseconds per message) and real interference; what the
