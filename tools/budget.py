@@ -37,6 +37,11 @@ Flash. Every file a board's manifest puts on it (tools/deploy.py's
 manifest evaluation), compiled with mpy-cross, summed per layer against
 the board's flash_layers, plus main.py and config.json against flash_bytes.
 
+Steady-state paths. tools/budget_paths.py on the unix port: bytes allocated
+per notification encoded and protected, per read served, per idle step,
+and which of them run under micropython.heap_lock() (reported, not
+budgeted: host_tests/cpython/test_budget_paths.py holds their ceilings).
+
 The unix port is 64-bit; the ESP32 and Pico W are 32-bit, where most heap
 objects are half the size: the heap budgets of the unix board are twice
 the ESP32's (boards/unix/budget.json), and only the unix board's heap is
@@ -249,7 +254,11 @@ def measure_heap(micropython, quick=False):
     import shutil
     state = tempfile.mkdtemp(prefix="budget-")
     try:
-        f = scenario(micropython, BIG_HEAP, state)
+        try:
+            f = scenario(micropython, BIG_HEAP, state)
+        except ScenarioFailed as e:
+            raise ScenarioFailed("the scenario failed with a %d KiB heap: %s"
+                                 % (BIG_HEAP // 1024, e))
         if quick:
             f["smallest"], f["bisection_runs"] = None, 0
         else:
@@ -258,6 +267,17 @@ def measure_heap(micropython, quick=False):
         return f
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def measure_paths(micropython):
+    """tools/budget_paths.py --json: its list of paths."""
+    p = subprocess.run([micropython, os.path.join(ROOT, "tools", "budget_paths.py"), "--json"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    for line in p.stdout.splitlines():
+        if line.startswith("BUDGET_PATHS "):
+            return json.loads(line[len("BUDGET_PATHS "):])["paths"]
+    raise ScenarioFailed("tools/budget_paths.py reported nothing (exit %d): %s"
+                         % (p.returncode, (p.stderr or p.stdout).strip()[-500:]))
 
 
 def heap_figures(f):
@@ -337,6 +357,15 @@ def kib(n):
     return "%8s" % "-" if n is None else "%7.1f KiB" % (n / 1024)
 
 
+def report_paths(paths, out=print):
+    out("Steady-state paths on the unix port (tools/budget_paths.py): bytes allocated "
+        "per operation; allocation-free = runs under micropython.heap_lock()")
+    for p in paths:
+        out("  %-30s %8.0f B  %-3s  %s" % (p["name"], p["bytes_per_op"],
+                                         "yes" if p["alloc_free"] else "no",
+                                         p["first_alloc"] or ""))
+
+
 def report(heap, raw, flashes, budgets, out=print):
     u = budgets["unix"]
     out("Heap of the node on the unix port (64-bit), %d s of virtual time, %d reads, "
@@ -396,17 +425,21 @@ def main(argv=None):
     flashes = {b: flash_figures(b, sizes) for b in BOARDS}
     try:
         raw = measure_heap(micropython, opts["quick"])
+        paths = measure_paths(micropython)
     except ScenarioFailed as e:
-        print("budget: the scenario failed with a 1 MiB heap: %s" % e)
+        print("budget: %s" % e)
         return 1
     heap = heap_figures(raw)
     report(heap, raw, flashes, budgets)
+    print("")
+    report_paths(paths)
     problems = []
     for b in BOARDS:
         problems += over_budget(b, budgets[b], flashes[b], heap if b == "unix" else None)
     if opts["json"]:
         with open(opts["json"], "w") as f:
-            json.dump({"heap": heap, "run": raw, "flash": flashes}, f, indent=1, sort_keys=True)
+            json.dump({"heap": heap, "run": raw, "flash": flashes, "paths": paths}, f,
+                      indent=1, sort_keys=True)
     for line in problems:
         print("OVER BUDGET " + line)
     print("budget: %s" % ("%d over budget" % len(problems) if problems else "every budget met"))

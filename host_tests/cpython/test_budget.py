@@ -74,6 +74,15 @@ def test_over_budget_names_each_figure_over_its_budget():
     assert budget.over_budget("x", b, {"layers": {"coap": 1}, "total": 1}, None) == []
 
 
+def test_the_paths_report_names_allocating_and_allocation_free_paths():
+    paths = {p["name"]: p for p in budget.measure_paths(MICROPYTHON)}
+    assert paths["coap.encode_into"]["alloc_free"] is True
+    assert paths["read.oscore.text"]["bytes_per_op"] > paths["coap.decode"]["bytes_per_op"] > 0
+    lines = []
+    budget.report_paths(paths.values(), lines.append)
+    assert len(lines) == 1 + len(paths)
+
+
 def test_bad_arguments_get_the_usage_line():
     with pytest.raises(SystemExit, match="usage: python tools/budget.py"):
         budget.parse_args(["--heap", "3"])
