@@ -210,10 +210,10 @@ class Node:
         """One line per new registration: "registered at URI as /rd/x"."""
         for ssid, reg in self.engine.registrar.regs.items():
             if reg.state == REGISTERED:
-                loc = "/" + "/".join(reg.location)
-                if loc != self._seen.get(ssid):
-                    self._seen[ssid] = loc
-                    self.log.always("registered at %s as %s" % (reg.account.uri, loc))
+                if reg.location != self._seen.get(ssid):    # no string built per step
+                    self._seen[ssid] = list(reg.location)
+                    self.log.always("registered at %s as /%s" % (reg.account.uri,
+                                                                 "/".join(reg.location)))
             elif reg.state != UPDATING:
                 self._seen[ssid] = None
 

@@ -29,7 +29,7 @@ MEASURED = {
     "read.plain.senml-cbor": 3881.6,
     "read.oscore.text": 5969.6,
     "read.oscore.senml-cbor": 6089.6,
-    "node.step.idle": 832,
+    "node.step.idle": 704,
 }
 MARGIN = 1.25
 
