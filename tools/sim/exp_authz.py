@@ -27,10 +27,10 @@ from tools.sim import world
 NAME = "authz"
 SCENARIO = os.path.join(world.SCENARIOS, "authz.json")
 TITLE = "Third-party authorization time vs per-hop loss (C2C, OSCORE)"
-PUBLISHED = ("The credential request finished in under 1 s in half of the DTLS runs; its "
-             "CDF rises in a staircase from CoAP retransmissions (ACK_TIMEOUT 2 s, "
-             "exponential back-off); OSCORE slightly faster than DTLS (FIT IoT-LAB, RIOT + "
-             "Wakaama, Leshan).")
+PUBLISHED = ("The credential request finished in under 1 s in half of the DTLS runs, "
+             "its CDF a staircase from CoAP retransmissions (ACK_TIMEOUT 2 s, exponential "
+             "back-off); OSCORE slightly faster than DTLS (FIT IoT-LAB, RIOT + Wakaama, "
+             "Leshan).")
 COLUMNS = ["mac_retries", "loss", "runs", "done", "median_s", "p90_s", "under_1s",
            "ac_median_s", "retx_mean"]
 CSV = ["mac_retries", "loss", "run", "seed", "auth_ms", "ac_ms", "ac_answer",

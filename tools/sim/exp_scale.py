@@ -35,10 +35,10 @@ NAME = "scale"
 SCENARIO = os.path.join(world.SCENARIOS, "scale.json")
 MODES = ("c2c", "server")
 TITLE = "Scale: server load and latency with %d pairs among %d nodes, C2C vs server-centric"
-PUBLISHED = ("Not measured in the paper (one pair at a time on FIT IoT-LAB). Its related "
+PUBLISHED = ("No published experiment at this scale. The paper's related "
              "figures: C2C notifications ~90% faster (about 10 ms vs >= ~80 ms at one hop), "
              "goodput ~8x higher, server-centric delivery degrading below ~100 ms update "
-             "intervals -- the server and the border router carry every update twice.")
+             "intervals, C2C only near 10 ms.")
 COLUMNS = ["interval_ms", "mode", "nodes", "pairs", "ready_s", "setup_srv_msgs",
            "srv_rx_per_s", "srv_tx_per_s", "srv_msgs_per_press", "airtime", "dropped",
            "delivered", "median_ms", "p95_ms"]
@@ -171,7 +171,9 @@ def _notes(scn, rows):
         "border router and the backbone (%s ms one way) twice, and the channel near the "
         "border router carries every update twice.%s One shared channel without collisions "
         "(all nodes in mutual range: pessimistic for 100 nodes, kind as to hidden "
-        "terminals); server and node processing take no virtual time."
+        "terminals); airtime is the share of the window with a data frame or ACK on the "
+        "air (CSMA/CA back-offs come on top); server and node processing take no virtual "
+        "time."
         % (c[2], c[3], e["window_ms"] // 1000, scn["lifetime_s"], c[6], c[7], c[0], s[6],
            s[7], c[5], c[3], (c[5] - s[5]) // max(1, c[3]), c[4], c[12], s[12], c[0],
            scn["backbone"]["delay_ms"], sat))
