@@ -66,7 +66,8 @@ Unix time in seconds or None when unknown) stored notifications in SenML
 formats carry their time.
 """
 from micropython import const
-from coap.numbers import CON, NON, CONTENT, OBSERVE, NOT_FOUND, SENML_JSON, SENML_CBOR
+from coap.numbers import (CON, NON, CONTENT, OBSERVE, NOT_FOUND, SENML_JSON, SENML_CBOR,
+                          BLOCK2, SIZE2)
 from coap.message import Message
 from coap.endpoint import RESET, TIMEOUT
 from coap.server import reply
@@ -79,6 +80,16 @@ from lwm2m.attributes import (Attributes, account_defaults, check_access,
 _SEQ_MASK = const(0xFFFFFF)
 _DAY_MS = const(86400000)
 _RES_STORING = const(6)
+
+
+def _kept(request):
+    """What notifications use of the registering request -- its token and its
+    Block2/Size2 options (block.serve_block2) -- without its path, other
+    options and payload, which would stay in the heap for the observation's
+    lifetime."""
+    kept = Message(request.mtype, request.code, request.mid, request.token)
+    kept.options = [o for o in request.options if o[0] == BLOCK2 or o[0] == SIZE2]
+    return kept
 
 
 class Observation:
@@ -435,7 +446,7 @@ class Reporter:
             obs.attrs = None
         obs.caller = caller
         obs.peer = peer
-        obs.request = request
+        obs.request = _kept(request)
         obs.cf = cf
         security = getattr(request, "security", None)
         obs.wrap = None if security is None else security.protect
