@@ -184,10 +184,10 @@ def _notes(scn, rows, c2c):
         "common ancestor), the other crosses the border router and the backbone (%(bb)s ms "
         "one way) twice and takes more mesh hops (up to the border router, down to the "
         "light, the Write's ACK back up)." % v + sat +
-        " One shared channel without collisions (all nodes in mutual range: pessimistic for "
-        "a building-sized mesh, kind as to hidden terminals); airtime is the share of the window with a "
-        "data frame or ACK on the air (CSMA/CA back-offs come on top); server and node "
-        "processing take no virtual time.")
+        " One shared channel without collisions (all nodes in mutual range: pessimistic "
+        "for a building-sized mesh, kind as to hidden terminals); airtime is the share of "
+        "the window with a data frame or ACK on the air (CSMA/CA back-offs come on top); "
+        "server and node processing take no virtual time.")
 
 
 def plot(path, results, scn):
