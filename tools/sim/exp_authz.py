@@ -21,6 +21,8 @@ ac_ms = POST /ac sent -> its answer (the "credential request"). Every run has
 its own seed, so a loss level gives a distribution (CDF).
 """
 import os
+import shutil
+import tempfile
 
 from tools.sim import world
 
@@ -36,6 +38,7 @@ COLUMNS = ["mac_retries", "loss", "runs", "done", "median_s", "p90_s", "under_1s
 CSV = ["mac_retries", "loss", "run", "seed", "auth_ms", "ac_ms", "ac_answer",
        "retransmissions", "datagrams", "error"]
 FAR = 1 << 62                       # the follow app's start, held until both registered
+SHM = "/dev/shm"                    # the nodes' state files: in memory where there is one
 
 
 def run_one(scn, loss, retries, seed):
@@ -45,41 +48,50 @@ def run_one(scn, loss, retries, seed):
     experiment.limit_ms, or a node raised: `error` says what)."""
     scn = dict(scn, seed=seed, mode="c2c",
                phy=dict(scn["phy"], loss=loss, max_retries=retries))
-    with world.World(scn) as w:
-        app = w.apps["light"]
-        app.due = FAR
-        marks = []
-        c2c = w.nodes["light"].engine.c2c
-        trace = c2c.trace
+    d = tempfile.mkdtemp(prefix="sim-authz-", dir=SHM if os.path.isdir(SHM) else None)
+    try:
+        with world.World(scn, d) as w:
+            return _authorize(w, scn, seed)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
-        def hook(op, kind, detail):
-            marks.append((w.radio.now_ms, kind, detail))
-            trace(op, kind, detail)
-        c2c.trace = hook
-        if not w.radio.run_while(lambda: not w.registered(), scn["warmup_ms"]):
-            raise RuntimeError("seed %d: not registered after %d ms" % (seed, scn["warmup_ms"]))
-        eps = [w.server.endpoint] + [n.engine.endpoint for n in w.nodes.values()]
-        retx0, sent0, radio0 = (sum(e.retransmissions for e in eps), sum(e.sent for e in eps),
-                                w.radio.total.sent)
-        app.due = w.radio.now_ms
-        w.radio.wake(("light", world.PORT))
-        error = None
-        try:
-            ok = w.radio.run_while(lambda: not app.live, scn["experiment"]["limit_ms"])
-        except Exception as e:      # an engine raised inside the radio: the node died
-            ok, error = False, "%s: %s" % (type(e).__name__, e)
-        first = dict((k, (t, d)) for t, k, d in reversed(marks))
-        if not marks or marks[0][1:] != ("send", "plain"):
-            raise RuntimeError("seed %d: the light did not start with a plain request: %r"
-                               % (seed, marks[:1]))
-        ac, answer = first.get("ac"), first.get("ac-answer")
-        return {"auth_ms": w.radio.now_ms - marks[0][0] if ok else None,
-                "ac_ms": answer[0] - ac[0] if ac and answer else None,
-                "ac_answer": answer[1] if answer else None,
-                "retransmissions": sum(e.retransmissions for e in eps) - retx0,
-                "datagrams": sum(e.sent for e in eps) - sent0,
-                "radio_sent": w.radio.total.sent - radio0,
-                "error": error and error.replace(",", ";")}
+
+def _authorize(w, scn, seed):
+    """Register both nodes, then release the light's follow app; see run_one."""
+    app = w.apps["light"]
+    app.due = FAR
+    marks = []
+    c2c = w.nodes["light"].engine.c2c
+    trace = c2c.trace
+
+    def hook(op, kind, detail):
+        marks.append((w.radio.now_ms, kind, detail))
+        trace(op, kind, detail)
+    c2c.trace = hook
+    if not w.radio.run_while(lambda: not w.registered(), scn["warmup_ms"]):
+        raise RuntimeError("seed %d: not registered after %d ms" % (seed, scn["warmup_ms"]))
+    eps = [w.server.endpoint] + [n.engine.endpoint for n in w.nodes.values()]
+    retx0, sent0, radio0 = (sum(e.retransmissions for e in eps), sum(e.sent for e in eps),
+                            w.radio.total.sent)
+    app.due = w.radio.now_ms
+    w.radio.wake(("light", world.PORT))
+    error = None
+    try:
+        ok = w.radio.run_while(lambda: not app.live, scn["experiment"]["limit_ms"])
+    except Exception as e:      # an engine raised inside the radio: the node died
+        ok, error = False, "%s: %s" % (type(e).__name__, e)
+    first = dict((k, (t, d)) for t, k, d in reversed(marks))
+    if not marks or marks[0][1:] != ("send", "plain"):
+        raise RuntimeError("seed %d: the light did not start with a plain request: %r"
+                           % (seed, marks[:1]))
+    ac, answer = first.get("ac"), first.get("ac-answer")
+    return {"auth_ms": w.radio.now_ms - marks[0][0] if ok else None,
+            "ac_ms": answer[0] - ac[0] if ac and answer else None,
+            "ac_answer": answer[1] if answer else None,
+            "retransmissions": sum(e.retransmissions for e in eps) - retx0,
+            "datagrams": sum(e.sent for e in eps) - sent0,
+            "radio_sent": w.radio.total.sent - radio0,
+            "error": error and error.replace(",", ";")}
 
 
 def experiment(scn):
