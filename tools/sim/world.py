@@ -46,14 +46,18 @@ Counters: `datagrams()` is what each engine's CoAP endpoint sent (coap.endpoint
 Endpoint.sent), `radio.host_stats(h).sent` what the radio saw each host originate;
 the two must agree (the simulator adds no traffic). Frames: `radio.total.frames`
 (every hop), `phy.counters()` (802.15.4 transmissions incl. retries, ACKs),
-`channel.dropped` (datagrams a full sender queue refused).
+`channel.dropped` (datagrams a full sender queue refused), `frames()` per host.
+
+For experiment modules (tools/sim/exp_*.py): `param()` / `ints()` check their
+experiment keys (ScenarioError), `percentile()`, `write_csv()`, `table_text()`,
+and `cli(module)`, the command line they share.
 """
 import json
 import os
-from collections import deque
 import shutil
 import sys
 import tempfile
+from collections import deque
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 for _sub in ("tools/shims", "lib", ""):
