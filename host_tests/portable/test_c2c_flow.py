@@ -60,6 +60,15 @@ def test_observe_through_third_party_authorization():
     assert w.host.endpoint.last_error is None and w.req.endpoint.last_error is None
 
 
+def test_a_protected_request_to_an_unreachable_peer_times_out_cleanly():
+    w = World()
+    got, op = w.ask(GET, "/3342/0/5500", address="coap://switch:5683")
+    assert codes(got) == [CONTENT]
+    w.radio.detach(HOST)                # the host is gone; the requester holds its account
+    late, op = w.ask(GET, "/3342/0/5500", address="coap://switch:5683")   # times out
+    assert len(late) == 1 and late[0][0] is None and late[0][1] is not None
+
+
 def test_direct_requests_carry_no_plaintext():
     w = World(policy={(3342, 0): READ})
     got, op = w.ask(GET, "/3342/0/5500")

@@ -248,7 +248,8 @@ class PeerRequest:
                 return self._finish(response, "unauthorized: the peer ended the observation")
             return self._denied(response)
         if (response is None and not self.live and not self.asked and not self.probed
-                and self.secure and error and error.startswith(_STALE)):
+                and self.secure and isinstance(error, str) and error.startswith(_STALE)):
+            # `error` is a text from the OSCORE layer, or TIMEOUT/RESET (ints) from coap
             self.probed = True          # the peer lost our context: ask for the hint
             return self._send(self.peer, None)
         if response is not None and self.observe and response.has(OBSERVE) \
