@@ -10,8 +10,9 @@ MicroPython nodes (firmware/main.py) as subprocesses.
     node.stop()                               # SIGINT (de-registers), kill later
 
 `Hub` is the server's driver (tools/server/driver.py interface: now_ms,
-wake, run) and runs the NATs (tools/udpnat.py) in the same select() loop,
-all in the calling thread: nothing happens on the server between two
+wake, run) and runs the NATs (tools/udpnat.py) in the same select() loop --
+datagrams a delaying NAT holds are sent on when due -- all in the calling
+thread: nothing happens on the server between two
 `run()` calls (CoAP retransmissions cover short gaps). `NodeProc` reads
 the node's console lines in a thread; `event ...` lines (firmware/apps.py)
 are parsed into dicts. Keys are never printed: OSCORE material goes to the
@@ -136,6 +137,10 @@ class Hub:
                 wait = max(0, min(wait, d - now))
             socks = [sock]
             for nat in self.nats:
+                nat.flush()                 # held datagrams now due (Nat(delay=...))
+                held = nat.wait_ms()
+                if held is not None:
+                    wait = min(wait, held)
                 socks += nat.socks()
             ready, _, _ = select.select(socks, [], [], wait / 1000)
             for nat in self.nats:

@@ -17,8 +17,19 @@ one node is valid for another. What an inside node sends to another's
 public address reaches that node from the sender's public address (both
 sides see each other as the server does). Datagrams from anyone else are
 dropped. `src`/`dst` in the log are the nodes' names and "server". No
-retransmission, reordering or loss of its own.
+retransmission, reordering or loss of its own -- unless given `delay`:
+
+    nat = Nat(server, delay=fn)   # fn(src, dst, data) -> seconds to hold it, None: drop
+    hub.add(nat)                  # Hub.run() wakes at nat.wait_ms(), calls nat.flush()
+
+Each datagram is then held for what `fn` says (per path: src/dst are names,
+"server" included) in a bounded queue (`queue` datagrams; one more is dropped)
+and sent when due by flush() from the same select() loop -- no threads, no
+sleeping. `dropped` counts what fn or a full queue dropped; the log has the
+datagrams at the time they were sent on (delivered). Without `delay` every
+datagram is sent on at once, as before (wait_ms() None, flush() nothing).
 """
+import heapq
 import socket
 import time
 
@@ -34,9 +45,14 @@ class Datagram:
 
 
 class Nat:
-    def __init__(self, server, host="127.0.0.1"):
+    def __init__(self, server, host="127.0.0.1", delay=None, queue=256):
         self.server = server
         self.host = host
+        self.delay = delay
+        self.queue = queue
+        self.dropped = 0
+        self._held = []             # heap: (due monotonic s, seq, sock, dst, data, src, dst name)
+        self._seq = 0
         self._to_server = self._bind()      # the inside nodes' view of the server
         self.inside = {}            # inside address -> name
         self.public = {}            # name -> public socket
@@ -92,6 +108,31 @@ class Nat:
                 self._pass(self.public[sender], address, data, sender, name)
 
     def _pass(self, sock, dst, data, src_name, dst_name):
+        if self.delay is not None:
+            hold = self.delay(src_name, dst_name, data)
+            if hold is None or len(self._held) >= self.queue:
+                self.dropped += 1
+                return
+            self._seq += 1
+            heapq.heappush(self._held, (time.monotonic() + hold, self._seq, sock, dst, data,
+                                        src_name, dst_name))
+            return
+        self._send(sock, dst, data, src_name, dst_name)
+
+    def wait_ms(self):
+        """Milliseconds until the next held datagram is due (0: now), None: none held."""
+        if not self._held:
+            return None
+        return max(0.0, (self._held[0][0] - time.monotonic()) * 1000)
+
+    def flush(self):
+        """Send on every held datagram that is due."""
+        now = time.monotonic()
+        while self._held and self._held[0][0] <= now:
+            _, _, sock, dst, data, src_name, dst_name = heapq.heappop(self._held)
+            self._send(sock, dst, data, src_name, dst_name)
+
+    def _send(self, sock, dst, data, src_name, dst_name):
         self.log.append(Datagram(time.time_ns(), src_name, dst_name, data))
         try:
             sock.sendto(data, dst)
