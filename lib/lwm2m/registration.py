@@ -62,7 +62,7 @@ class Registration:
         self.sequence = 0           # failed sequences
         self.update_wanted = False
         self.disable_after = None   # Disable: silent this long after de-registering
-        self.op = None
+        self.op = None              # the Register/Update/De-register in flight
         self.registers = self.updates = self.failures = 0
         self._load()
 
@@ -154,10 +154,14 @@ class Registration:
         """Send through the engine (OSCORE-protected when the account is);
         False when the server address cannot be resolved."""
         try:
-            self.op = self.reg.engine.request(self.account, msg, callback, now_ms)
+            op = self.reg.engine.request(self.account, msg, callback, now_ms)
         except (OSError, ValueError) as e:      # unresolvable URI, no context...
             self.reg.engine.log("server %d: %s" % (self.ssid, e))
             return False
+        # Kept only while in flight (a finished one would hold its request,
+        # body and callback for the registration's lifetime): its callback
+        # drops it, or already ran (a request that could not be protected).
+        self.op = None if op.done else op
         return True
 
     def _register(self, now_ms):
@@ -182,6 +186,7 @@ class Registration:
     def _on_register(self, response, error, params):
         if self.state != REGISTERING:
             return                              # cancelled meanwhile
+        self.op = None
         now = self.reg.engine.now_ms
         if response is not None and response.code == CREATED and response.location_path():
             self.location = response.location_path()
@@ -244,6 +249,7 @@ class Registration:
     def _on_update(self, response, error, params):
         if self.state != UPDATING:
             return
+        self.op = None
         now = self.reg.engine.now_ms
         if response is not None and response.code == CHANGED:
             changed = params != self.sent
