@@ -144,6 +144,7 @@ class Hub:
                 socks += nat.socks()
             ready, _, _ = select.select(socks, [], [], wait / 1000)
             for nat in self.nats:
+                nat.flush()
                 for s in nat.socks():
                     if s in ready:
                         nat.handle(s)
