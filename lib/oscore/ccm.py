@@ -14,12 +14,16 @@ and most boards offer. Under CPython `tools/shims/cryptolib.py` provides that.
 Results are bytearrays. `decrypt*` never hands out unauthenticated plaintext: on a bad
 tag the bytes it wrote are zeroed and ValueError is raised.
 
-Memory: an instance holds one AES object (the key schedule is computed once per key)
-and three 16-byte working blocks that every call reuses. `encrypt`/`decrypt` allocate
-their result and nothing else; `*_into` allocate nothing (the tests check this under
-`micropython.heap_lock()` on the unix port). Because the working blocks are
-shared, an instance is NOT re-entrant: never let two calls on the same instance overlap
-(threads, or a call from an interrupt handler). Separate instances are independent.
+Memory: an instance holds one AES object (the key schedule is computed once per key);
+the three 16-byte working blocks every call uses are module-level, shared by all
+instances (a node holds two instances per OSCORE context, one context per server and
+per C2C peer: per-instance blocks cost 192 bytes each on the 64-bit unix port).
+`encrypt`/`decrypt` allocate their result and nothing else; `*_into` allocate nothing
+(the tests check this under `micropython.heap_lock()` on the unix port). Because the
+working blocks are shared, the module is NOT re-entrant: never let two calls overlap,
+on the same instance or on different ones (threads, or a call from an interrupt
+handler). Each call runs to completion, so a single-threaded node (asyncio included)
+is safe.
 
 Speed: the AES itself is native; the Python work is one XOR per byte for CBC-MAC and one
 per byte for CTR, in loops over bytearrays with no per-block allocation.
@@ -37,6 +41,11 @@ _ADATA = const(0x40)       # B0 flag: there is associated data
 _A_FLAGS = const(0x01)     # L - 1
 _AAD_SHORT = const(0xFF00)  # 2^16 - 2^8: below this the AAD length takes 2 bytes
 
+# The working blocks (see Memory above).
+_X = bytearray(16)      # CBC-MAC chaining value
+_A = bytearray(16)      # counter block A_i
+_S = bytearray(16)      # key stream block S_i = E(A_i)
+
 
 class AesCcm:
     """AES-CCM with M = 8, L = 2 for one 16-byte key. Not re-entrant (see module doc)."""
@@ -45,9 +54,6 @@ class AesCcm:
         if len(key) != _KEY_LEN:
             raise ValueError("AES-CCM key must be 16 bytes")
         self._aes = cryptolib.aes(key, _AES_ECB)
-        self._x = bytearray(16)   # CBC-MAC chaining value
-        self._a = bytearray(16)   # counter block A_i
-        self._s = bytearray(16)   # key stream block S_i = E(A_i)
 
     def encrypt(self, nonce, plaintext, aad=b""):
         """-> bytearray ciphertext || tag (len(plaintext) + 8 bytes)."""
@@ -74,7 +80,7 @@ class AesCcm:
             raise ValueError("output buffer too small")
         self._begin(nonce, aad, n)
         self._ctr(plaintext, out, n, False)
-        x = self._x
+        x = _X
         s = self._tag_stream()
         for j in range(TAG_LEN):
             out[n + j] = x[j] ^ s[j]
@@ -93,7 +99,7 @@ class AesCcm:
             raise ValueError("output buffer too small")
         self._begin(nonce, aad, n)
         self._ctr(data, out, n, True)
-        x = self._x
+        x = _X
         s = self._tag_stream()
         diff = 0
         for j in range(TAG_LEN):  # no early exit: the time does not depend on the data
@@ -109,14 +115,14 @@ class AesCcm:
         if len(nonce) != _NONCE_LEN:
             raise ValueError("AES-CCM nonce must be 13 bytes")
         alen = len(aad)
-        x = self._x
+        x = _X
         aes = self._aes  # aes.encrypt(...) below: a method call, no bound-method object
         x[0] = (_B0_FLAGS | _ADATA) if alen else _B0_FLAGS
         x[1:14] = nonce
         x[14] = n >> 8
         x[15] = n & 0xFF
         aes.encrypt(x, x)
-        a = self._a
+        a = _A
         a[0] = _A_FLAGS
         a[1:14] = nonce
         if not alen:
@@ -150,9 +156,9 @@ class AesCcm:
 
     def _ctr(self, src, dst, n, decrypting):
         # CTR with A_1, A_2, ... and CBC-MAC over the plaintext, one block at a time.
-        x = self._x
-        a = self._a
-        s = self._s
+        x = _X
+        a = _A
+        s = _S
         aes = self._aes
         i = 1
         o = 0
@@ -179,8 +185,8 @@ class AesCcm:
 
     def _tag_stream(self):
         # S_0 = E(A_0), which masks the CBC-MAC value T into the tag U.
-        a = self._a
+        a = _A
         a[14] = 0
         a[15] = 0
-        self._aes.encrypt(a, self._s)
-        return self._s
+        self._aes.encrypt(a, _S)
+        return _S

@@ -58,7 +58,18 @@ def _unhex(text):
 
 
 class SecurityContext:
-    """One OSCORE security context. Not re-entrant (the AesCcm objects are shared)."""
+    """One OSCORE security context. Not re-entrant (the AesCcm objects are shared).
+
+    Memory (a node holds one context per server and per C2C peer): the Master
+    Secret, Salt and IDs are the caller's bytes objects, not copies (bytes() of a
+    bytes object is that object), the Sender and Recipient Keys live only in the
+    AesCcm key schedules (the `sender_key` / `recipient_key` properties derive
+    them again), and the algorithm, K_SSN and window size stay class attributes
+    unless they differ from the defaults."""
+    alg = ALG_AES_CCM_16_64_128     # the only algorithm supported
+    k_ssn = K_SSN
+    window = REPLAY_WINDOW
+    _mask = (1 << REPLAY_WINDOW) - 1
 
     def __init__(self, master_secret, sender_id, recipient_id, master_salt=b"",
                  id_context=None, alg=ALG_AES_CCM_16_64_128, store=None, key=None,
@@ -74,22 +85,17 @@ class SecurityContext:
         self.sender_id = bytes(sender_id)
         self.recipient_id = bytes(recipient_id)
         self.id_context = None if id_context is None else bytes(id_context)
-        self.alg = alg
         # Section 3.2.1: one Extract, then one Expand per output parameter.
         prk = hkdf_extract(self.master_salt, self.master_secret)
-        idc = self.id_context
-        self.sender_key = hkdf_expand(prk, kdf_info(self.sender_id, idc, b"Key", _KEY_LEN),
-                                      _KEY_LEN)
-        self.recipient_key = hkdf_expand(
-            prk, kdf_info(self.recipient_id, idc, b"Key", _KEY_LEN), _KEY_LEN)
-        self.common_iv = hkdf_expand(prk, kdf_info(b"", idc, b"IV", NONCE_LEN), NONCE_LEN)
-        self.sender_ccm = AesCcm(self.sender_key)
-        self.recipient_ccm = AesCcm(self.recipient_key)
+        self.sender_ccm = AesCcm(self._derive(prk, self.sender_id, b"Key", _KEY_LEN))
+        self.recipient_ccm = AesCcm(self._derive(prk, self.recipient_id, b"Key", _KEY_LEN))
+        self.common_iv = self._derive(prk, b"", b"IV", NONCE_LEN)
         # Sender Sequence Number and its persisted limit
         self.store = store
-        self.key = key or "oscore.%s.%s.%s" % (_hex(idc or b""), _hex(self.sender_id),
-                                                _hex(self.recipient_id))
-        self.k_ssn = k_ssn
+        self.key = key or "oscore.%s.%s.%s" % (_hex(self.id_context or b""),
+                                                _hex(self.sender_id), _hex(self.recipient_id))
+        if k_ssn != K_SSN:
+            self.k_ssn = k_ssn
         self.ssn_writes = 0
         if store is not None:
             try:
@@ -103,11 +109,25 @@ class SecurityContext:
         self.ssn = ssn
         self._limit = ssn               # nothing at or above `ssn` is covered by a save yet
         # Replay window (Recipient side)
-        self.window = window
-        self._mask = (1 << window) - 1
+        if window != REPLAY_WINDOW:
+            self.window = window
+            self._mask = (1 << window) - 1
         self._top = -1                  # highest PIV received; -1: none yet
         self._bits = 0
         self.replay_synced = replay_synced
+
+    def _derive(self, prk, ident, label, length):
+        return hkdf_expand(prk, kdf_info(ident, self.id_context, label, length), length)
+
+    @property
+    def sender_key(self):
+        return self._derive(hkdf_extract(self.master_salt, self.master_secret),
+                            self.sender_id, b"Key", _KEY_LEN)
+
+    @property
+    def recipient_key(self):
+        return self._derive(hkdf_extract(self.master_salt, self.master_secret),
+                            self.recipient_id, b"Key", _KEY_LEN)
 
     def __repr__(self):
         return "<SecurityContext sid=%s rid=%s idctx=%s ssn=%d replay=%s>" % (
