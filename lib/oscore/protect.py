@@ -48,19 +48,34 @@ _PT_HEAD = const(0x40)   # CoAP version 1, type CON, no token
 
 
 class Binding:
-    """What a request leaves behind for its response(s) (sections 7.1 and 8)."""
-    __slots__ = ("kid", "piv", "nonce", "observe", "seq", "unsynced", "nonce_used",
-                 "last_piv")
+    """What a request leaves behind for its response(s) (sections 7.1 and 8):
+    kid     the request 'kid' (the client's Sender ID; the context's own bytes
+            object where the context is known, not a copy)
+    piv     the request Partial IV (bytes); `seq` is its value
+    nonce   the request AEAD nonce; None where no response may use it: a
+            request with Observe, whose every response gets the server's own
+            Partial IV (8.3.1) -- an observation keeps its binding for its life
+    observe the (inner) request had an Observe option
+    unsynced    server: accepted without replay check (B.1.2)
+    nonce_used  a response was sealed/opened with the request nonce
+    last_piv    client: Partial IV of the newest notification (7.4.1)
+The last three are class attributes until set: an instance holds only what
+differs (one is kept per observation and per request in flight)."""
+    unsynced = False
+    nonce_used = False
+    last_piv = None
 
     def __init__(self, kid, piv, nonce, observe, unsynced=False):
-        self.kid = kid              # request 'kid' (client's Sender ID)
-        self.piv = piv              # request Partial IV (bytes)
-        self.nonce = nonce          # request AEAD nonce
-        self.observe = observe      # the (inner) request had an Observe option
-        self.seq = int.from_bytes(piv, "big")
-        self.unsynced = unsynced    # server: accepted without replay check (B.1.2)
-        self.nonce_used = False     # a response was sealed/opened with the request nonce
-        self.last_piv = None        # client: Partial IV of the newest notification (7.4.1)
+        self.kid = kid
+        self.piv = piv
+        self.nonce = nonce
+        self.observe = observe
+        if unsynced:
+            self.unsynced = True
+
+    @property
+    def seq(self):
+        return int.from_bytes(self.piv, "big")
 
     def __repr__(self):
         return "<Binding kid=%s piv=%s observe=%s>" % (
@@ -271,7 +286,9 @@ def unprotect_request(lookup, outer):
     if synced:
         ctx.replay_mark(seq)   # only after successful decryption (8.2 step 6)
     msg = _parse(buf, outer, True)
-    return msg, ctx, Binding(kid, piv, nonce, msg.has(OBSERVE), not synced)
+    observe = msg.has(OBSERVE)
+    return msg, ctx, Binding(ctx.recipient_id, piv, None if observe else nonce, observe,
+                             not synced)
 
 
 def protect_response(ctx, msg, binding, own_piv=None):
@@ -281,7 +298,8 @@ def protect_response(ctx, msg, binding, own_piv=None):
     answers an Observe request (8.3.1, 4.1.3.5) or the request nonce was already used;
     otherwise the request nonce, with no Partial IV in the message. True forces an own
     Partial IV (e.g. the 4.01 + Echo of B.1.2); False forces the request nonce and raises
-    ValueError if it was already used (a nonce is never used twice with one key).
+    ValueError if it was already used (a nonce is never used twice with one key) or the
+    binding keeps none (an Observe request's, see Binding).
     Outer code 2.04, or 2.05 for a response with Observe (4.1.3.5)."""
     if not is_response(msg.code):
         raise ValueError("not a response")
@@ -294,6 +312,8 @@ def protect_response(ctx, msg, binding, own_piv=None):
         nonce = ctx.nonce(ctx.sender_id, piv)
         value = encode_option(piv)
     else:
+        if binding.nonce is None:
+            raise ValueError("an Observe request's responses carry their own Partial IV")
         if binding.nonce_used:
             raise ValueError("the request nonce was already used")
         nonce = binding.nonce
