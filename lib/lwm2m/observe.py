@@ -82,26 +82,43 @@ _DAY_MS = const(86400000)
 _RES_STORING = const(6)
 
 
-def _kept(request):
-    """What notifications use of the registering request -- its token and its
-    Block2/Size2 options (block.serve_block2) -- without its path, other
-    options and payload, which would stay in the heap for the observation's
+_NO_BLOCKS = Message()      # a registering request without Block2/Size2 options
+
+
+def _blocks(request):
+    """What notifications use of the registering request's options besides its
+    token: its Block2/Size2 options (block.serve_block2), as a Message, or None
+    when it has none (most observations: then no Message is kept). Its path,
+    other options and payload would stay in the heap for the observation's
     lifetime."""
-    kept = Message(request.mtype, request.code, request.mid, request.token)
-    kept.options = [o for o in request.options if o[0] == BLOCK2 or o[0] == SIZE2]
+    opts = [o for o in request.options if o[0] == BLOCK2 or o[0] == SIZE2]
+    if not opts:
+        return None
+    kept = Message()
+    kept.options = opts
     return kept
+
+
+def _in_force(attrs):
+    """The attributes of Attributes.effective() that are set (pmin always is):
+    the cache an observation keeps, the names of the unset ones left out."""
+    out = {}
+    for name, value in attrs.items():
+        if value is not None:
+            out[name] = value
+    return out
 
 
 class Observation:
     """One server's observation of one path."""
-    __slots__ = ("key", "caller", "peer", "path", "request", "cf", "wrap",
+    __slots__ = ("key", "caller", "peer", "path", "token", "blocks", "cf", "wrap",
                  "last", "last_ms", "eval_ms", "dirty", "pending", "in_flight",
                  "resend", "con_ms", "attrs", "dropped")
 
     def __init__(self, key, path, now_ms):
         self.key = key
         self.path = path
-        self.caller = self.peer = self.request = self.cf = self.wrap = None
+        self.caller = self.peer = self.token = self.blocks = self.cf = self.wrap = None
         self.last = {}              # {path: value} last notified
         self.last_ms = now_ms       # time of the last notification
         self.eval_ms = now_ms       # time of the last evaluation
@@ -110,7 +127,7 @@ class Observation:
         self.in_flight = False      # a CON notification awaits its ACK
         self.resend = False         # ...and a newer one waits for it
         self.con_ms = now_ms        # time of the last CON (24 h rule)
-        self.attrs = None           # effective attributes (cache)
+        self.attrs = None           # attributes in force (cache, see _in_force)
         self.dropped = False        # a notification was dropped offline
 
 
@@ -281,24 +298,25 @@ class Reporter:
     def _step_one(self, obs, now):
         a = obs.attrs
         if a is None:
-            a = obs.attrs = self.attributes.effective(
+            a = obs.attrs = _in_force(self.attributes.effective(
                 obs.key, obs.path,
-                account_defaults(self.model, getattr(obs.caller, "account", None)))
-        epmin = (a[EPMIN] or 0) * 1000
-        epmax = a[EPMAX]
+                account_defaults(self.model, getattr(obs.caller, "account", None))))
+        epmin = a.get(EPMIN, 0) * 1000
+        epmax = a.get(EPMAX)
+        pmax = a.get(PMAX)
         if ((obs.dirty and now >= obs.eval_ms + epmin)
                 or (epmax is not None and now >= obs.eval_ms + epmax * 1000)):
             if not self._evaluate(obs, now):
                 return None
         pmin_at = obs.last_ms + a[PMIN] * 1000
-        pmax_at = None if a[PMAX] is None else obs.last_ms + a[PMAX] * 1000
+        pmax_at = None if pmax is None else obs.last_ms + pmax * 1000
         if (obs.pending and now >= pmin_at) or (pmax_at is not None and now >= pmax_at):
             if obs.in_flight:           # after the ACK (RFC 7641 §4.5.2)
                 obs.pending = obs.resend = True
             elif not self._notify(obs, now):
                 return None
             pmin_at = obs.last_ms + a[PMIN] * 1000
-            pmax_at = None if a[PMAX] is None else obs.last_ms + a[PMAX] * 1000
+            pmax_at = None if pmax is None else obs.last_ms + pmax * 1000
         nxt = pmax_at
         if obs.pending and not obs.in_flight:
             nxt = _earlier(nxt, pmin_at)
@@ -353,13 +371,14 @@ class Reporter:
         """Send one notification: True when sent, False when the observation
         ended, None when the endpoint has no room (nothing changed)."""
         msg = reply(CONTENT, b"", obs.cf)
-        block.serve_block2(msg, payload, obs.request, self.max_szx)
+        block.serve_block2(msg, payload, _NO_BLOCKS if obs.blocks is None else obs.blocks,
+                           self.max_szx)
         if not msg.payload:
             msg.payload = payload
         msg.set(OBSERVE, (self._seq + 1) & _SEQ_MASK)
         con = flush or self.confirmable or now - obs.con_ms >= _DAY_MS
         msg.mtype = CON if con else NON
-        msg.token = obs.request.token
+        msg.token = obs.token
         if obs.wrap is not None:
             try:
                 msg = obs.wrap(msg)
@@ -394,7 +413,7 @@ class Reporter:
         if obs.key not in self._offline and not obs.in_flight:
             msg = Message(code=code)
             msg.mtype = CON if self.confirmable else NON
-            msg.token = obs.request.token
+            msg.token = obs.token
             try:
                 if obs.wrap is not None:
                     msg = obs.wrap(msg)
@@ -446,7 +465,8 @@ class Reporter:
             obs.attrs = None
         obs.caller = caller
         obs.peer = peer
-        obs.request = _kept(request)
+        obs.token = request.token
+        obs.blocks = _blocks(request)
         obs.cf = cf
         security = getattr(request, "security", None)
         obs.wrap = None if security is None else security.protect
