@@ -115,6 +115,11 @@ def test_real_udp_agrees_with_the_simulator():
         assert r["sim_median_ms"] - 1 <= r["real_median_ms"], text
         assert r["real_median_ms"] <= r["sim_median_ms"] + TOLERANCE_MS, text
         assert 3 <= r["relay_per_hop_ms"] <= 6, text
+        # the relay gave the presses what the simulator gives them (sampling apart) ...
+        assert abs(r["relay_median_ms"] - r["sim_median_ms"]) <= 2, text
+        # ... and no light changed before the relay delivered its datagrams
+        assert all(x - n >= 0 for x, n in zip(r["real"], r["relay_ms"])), text
+        assert 0 <= r["processing_median_ms"] <= TOLERANCE_MS, text
     assert by["c2c"]["real_median_ms"] < by["server"]["real_median_ms"], text
     ok, _ = realudp.verdict(rows)
     assert ok
