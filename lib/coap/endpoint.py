@@ -99,9 +99,11 @@ class Endpoint:
         self._max_tx = max_transmissions
         self._exchanges = {}     # (peer, token) -> _Exchange
         self._max_exchanges = max_exchanges
-        self._dedup = {}         # (peer, mid) -> [expiry_ms, cached reply or None, first seen]
+        # (peer, mid) -> (first seen ms, the reply datagram kept for duplicates): a
+        # CON's ACK or piggybacked response; None for a NON (answered at most
+        # once, a duplicate is dropped), which also gives its lifetime (_expiry).
+        self._dedup = {}
         self._dedup_size = dedup_size
-        self._known = set(KNOWN_OPTIONS)
         self._recent_non = []    # (peer, mid, on_done) of NON sent with on_done
         self.now_ms = 0
         self.last_error = None
@@ -227,49 +229,51 @@ class Endpoint:
     def _is_duplicate(self, msg, peer, now_ms):
         """Duplicate detection over EXCHANGE/NON_LIFETIME (§4.5). A duplicate
         CON gets the cached reply again; the handler is not run twice."""
-        key = (peer, msg.mid)
-        entry = self._dedup.get(key)
-        if entry is not None and entry[0] > now_ms:
+        entry = self._dedup.get((peer, msg.mid))
+        if entry is not None and self._expiry(entry) > now_ms:
             if entry[1] is not None:
                 self._raw_send(peer, entry[1])
             return True
         return False
 
-    def _remember(self, peer, mid, mtype, now_ms):
-        """Start a dedup entry, or return None when the cache is full.
+    def _expiry(self, entry):
+        """Entries live EXCHANGE_LIFETIME (CON: a reply is kept) or NON_LIFETIME."""
+        p = self.params
+        return entry[0] + (p.non_lifetime_ms if entry[1] is None else p.exchange_lifetime_ms)
 
-        Entries live EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON). When the
-        table is full, expired entries go first, then the oldest entry if it
-        was first seen more than MAX_TRANSMIT_SPAN ago: a sender's last
-        retransmission leaves within that span, so only a copy delayed beyond
-        it could slip through. With neither, the caller answers 5.03."""
+    def _remember(self, peer, mid, now_ms):
+        """Make room for a dedup entry: False when the cache is full. The
+        caller then stores `(now_ms, reply)` under `(peer, mid)` (`_keep`).
+
+        When the table is full, expired entries go first, then the oldest
+        entry if it was first seen more than MAX_TRANSMIT_SPAN ago: a sender's
+        last retransmission leaves within that span, so only a copy delayed
+        beyond it could slip through. With neither, the caller answers 5.03."""
         table = self._dedup
         if len(table) >= self._dedup_size:
             oldest = None
             for k, e in list(table.items()):
-                if e[0] <= now_ms:
+                if self._expiry(e) <= now_ms:
                     del table[k]
-                elif oldest is None or e[2] < table[oldest][2]:
+                elif oldest is None or e[0] < table[oldest][0]:
                     oldest = k
             if len(table) >= self._dedup_size:
-                if now_ms - table[oldest][2] < self.params.max_transmit_span_ms:
-                    return None
+                if now_ms - table[oldest][0] < self.params.max_transmit_span_ms:
+                    return False
                 del table[oldest]
-        lifetime = (self.params.exchange_lifetime_ms if mtype == CON
-                    else self.params.non_lifetime_ms)
-        entry = [now_ms + lifetime, None, now_ms]
-        table[(peer, mid)] = entry
-        return entry
+        return True
+
+    def _keep(self, peer, mid, now_ms, reply):
+        self._dedup[(peer, mid)] = (now_ms, reply)
 
     def _on_request(self, msg, peer, now_ms):
-        entry = self._remember(peer, msg.mid, msg.mtype, now_ms)
-        if entry is None:                   # cannot promise at-most-once: refuse
-            busy = Message(code=SERVICE_UNAVAILABLE).add(MAX_AGE, 5)
-            self._reply(peer, msg, busy, None)
+        if not self._remember(peer, msg.mid, now_ms):   # cannot promise at-most-once:
+            busy = Message(code=SERVICE_UNAVAILABLE).add(MAX_AGE, 5)    # refuse
+            self._reply(peer, msg, busy, False, now_ms)
             return
         response = None
         for number, _ in msg.options:
-            if number & 1 and number not in self._known:
+            if number & 1 and number not in KNOWN_OPTIONS:
                 response = Message(code=BAD_OPTION)     # §5.4.1
                 break
         if response is None:
@@ -279,24 +283,28 @@ class Endpoint:
                 self.last_error = e
                 response = Message(code=INTERNAL_SERVER_ERROR)
         if response is SEPARATE or response is None:
+            reply = None
             if msg.mtype == CON:            # §5.2.2: empty ACK now
-                entry[1] = self._transmit(peer, empty(ACK, msg.mid), True)
+                reply = self._transmit(peer, empty(ACK, msg.mid), True)
+            self._keep(peer, msg.mid, now_ms, reply)
             return
-        self._reply(peer, msg, response, entry)
+        self._reply(peer, msg, response, True, now_ms)
 
-    def _reply(self, peer, request, response, entry):
-        """Piggyback on the ACK for CON, a NON for NON (§5.2.1, §5.2.3)."""
+    def _reply(self, peer, request, response, keep, now_ms):
+        """Piggyback on the ACK for CON, a NON for NON (§5.2.1, §5.2.3); with
+        `keep`, the request gets its dedup entry (the ACK kept for duplicates)."""
         response.token = request.token
+        reply = None
         if request.mtype == CON:
             response.mtype = ACK
             response.mid = request.mid
-            data = self._transmit(peer, response, entry is not None)
-            if entry is not None:
-                entry[1] = data
+            reply = self._transmit(peer, response, keep)
         else:
             response.mtype = NON
             response.mid = self._next_mid()
             self._transmit(peer, response)
+        if keep:
+            self._keep(peer, request.mid, now_ms, reply)
 
     def _on_response(self, msg, peer, now_ms):
         key = (peer, msg.token)
@@ -305,10 +313,10 @@ class Endpoint:
             self._transmit(peer, empty(RST, msg.mid))
             return
         if msg.mtype == CON:
-            entry = self._remember(peer, msg.mid, CON, now_ms)
-            data = self._transmit(peer, empty(ACK, msg.mid), entry is not None)
-            if entry is not None:
-                entry[1] = data
+            keep = self._remember(peer, msg.mid, now_ms)
+            reply = self._transmit(peer, empty(ACK, msg.mid), keep)
+            if keep:
+                self._keep(peer, msg.mid, now_ms, reply)
         tx = self._find_inflight(peer, ex.mid)
         if tx is not None:                  # response before the ACK: ACK was lost
             tx.on_done = None               # (§5.2.2); stop retransmitting
