@@ -63,8 +63,6 @@ from tools.sim.radio import Rng  # noqa: E402
 from host_tests.cpython.procs import free_port  # noqa: E402
 
 MODES = exp_latency.MODES                    # ("c2c", "server")
-# most time one set-up step may take: the scenario's warmup_ms (30 s), what the
-# simulator allows registration + authorization
 NEVER_MS = 3600000                           # the light's follow retry in server mode
 # the datagrams that carry a press to the light, per mode
 NOTIFY_PATHS = {"c2c": [("switch", "light")],
@@ -251,6 +249,8 @@ def run_real(scn, hops, mode, presses, period_ms, seed=None, log=None):
                                    ["--bind", "127.0.0.1:%d" % port])
 
         def wait(what, until):
+            # a set-up step may take the scenario's warmup_ms (30 s), what the
+            # simulator allows registration + authorization
             if not hub.run(until, scn["warmup_ms"]):
                 lines = [ln for n in nodes.values() for ln in n.lines[-4:]]
                 raise Failed("%d hop(s), %s: %s not within %d ms (the relay passed %d "

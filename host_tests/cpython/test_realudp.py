@@ -57,7 +57,7 @@ def test_delaying_nat_holds_drops_and_bounds():
     node.sendto(b"y1", ("127.0.0.1", nat.server_port))        # delay() None: lost
     t0 = time.monotonic()
     assert _pump(nat, lambda: recv() == 1)
-    assert got[0][1] == b"x1" and 0.05 <= got[0][0] - t0 < 0.08
+    assert got[0][1] == b"x1" and 0.05 <= got[0][0] - t0 < 0.25
     assert nat.dropped == 1 and [d.data for d in nat.log] == [b"x1"]
     for i in range(4):                                         # queue 2: two more dropped
         node.sendto(b"x%d" % i, ("127.0.0.1", nat.server_port))
