@@ -302,7 +302,8 @@ class _Decoder:
             return -1 - n
         if major in (2, 3):
             if n is not None:
-                b = bytes(self.take(n))
+                # b"": the constant, not one more empty object (values are kept)
+                b = bytes(self.take(n)) if n else b""
                 return b if major == 2 else decode_utf8(b)
             parts = []
             while not self.at_break():

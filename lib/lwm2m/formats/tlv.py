@@ -254,7 +254,7 @@ def _value(buf, s, e, path, type_of):
     if t in (STRING, CORELNK):
         v = utf8(b)
     elif t == OPAQUE:
-        v = b
+        v = b if n else b""         # the constant: an empty key stays in the object
     elif t in (INTEGER, TIME, UNSIGNED):
         fmt = (_UINT_FMT if t == UNSIGNED else _INT_FMT).get(n)
         if fmt is None:
