@@ -115,14 +115,15 @@ class Observation:
     The fields most observations never change are class attributes until set
     (`blocks`, `wrap`, the CON and offline flags): the instance keeps only the
     others (an instance map of 18 fields takes 416 bytes on the 64-bit unix port,
-    of 13 fields 320)."""
+    of 13 to 17 fields 320)."""
     blocks = None       # Block2/Size2 options of the registering request (_blocks)
     wrap = None         # protects a notification (OSCORE: the request's binding)
     in_flight = False   # a CON notification awaits its ACK
     resend = False      # ...and a newer one waits for it
     dropped = False     # a notification was dropped offline
 
-    def __init__(self, key, path, now_ms):
+    def __init__(self, reporter, key, path, now_ms):
+        self.reporter = reporter
         self.key = key
         self.path = path
         self.caller = self.peer = self.token = self.cf = None
@@ -133,6 +134,12 @@ class Observation:
         self.pending = False        # triggered, waits for pmin
         self.con_ms = now_ms        # time of the last CON (24 h rule)
         self.attrs = None           # attributes in force (cache, see _in_force)
+
+    def rejected(self, result):
+        """The endpoint's on_done of a NON notification, which it calls only
+        for a RST (RFC 7641 §3.6): the observation ends. A bound method per
+        notification, not a closure: the endpoint keeps the last ones."""
+        self.reporter._remove(self)
 
 
 def _numeric(v):
@@ -392,18 +399,9 @@ class Reporter:
             except Exception:           # e.g. OSCORE sequence numbers exhausted
                 self._remove(obs)
                 return False
-
-        def done(result):
-            obs.in_flight = False
-            if flush:
-                self._flushing.discard(obs.key)
-            if result == RESET or result == TIMEOUT:
-                self._remove(obs)
-            elif obs.resend:
-                obs.resend = False
-                obs.pending = True
         try:
-            self.endpoint.send(obs.peer, msg, now, done)
+            self.endpoint.send(obs.peer, msg, now,
+                               self._acked(obs, flush) if con else obs.rejected)
         except OverflowError:
             return None
         self._next_seq()
@@ -413,6 +411,19 @@ class Reporter:
             if flush:
                 self._flushing.add(obs.key)
         return True
+
+    def _acked(self, obs, flush):
+        """The on_done of a CON notification: its ACK, RST or time-out."""
+        def done(result):
+            obs.in_flight = False
+            if flush:
+                self._flushing.discard(obs.key)
+            if result == RESET or result == TIMEOUT:
+                self._remove(obs)
+            elif obs.resend:
+                obs.resend = False
+                obs.pending = True
+        return done
 
     def _end(self, obs, code, now):
         """The value cannot be read any more: last notification with the error
@@ -464,7 +475,7 @@ class Reporter:
         if obs is None:
             if len(self.observations) >= self.max_observations:
                 return None
-            obs = Observation(key, path, now)
+            obs = Observation(self, key, path, now)
             self.observations.append(obs)
         else:                           # replaces the entry (RFC 7641 §4.1)
             obs.last_ms = obs.eval_ms = obs.con_ms = now
