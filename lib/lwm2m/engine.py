@@ -103,8 +103,9 @@ class Client:
         self._stopping = False
         self._no_account_logged = False
         self._config_dirty = not self._load_config()
+        changed = self._changed      # one bound method for all (32 B each)
         for oid in self.model.oids():
-            self.model.get(oid).on_change = self._changed
+            self.model.get(oid).on_change = changed
         self.registrar = Registrar(self)
         if bootstrap_timeout_ms is None:
             self.bootstrap = Bootstrap(self)
