@@ -88,7 +88,7 @@ class C2C:
         osc.validate = unique_ids(osc)
         self.peers = Peers(engine, allow_nosec)
         self.checkpoint_ms = checkpoint_ms
-        self.synced = {}            # scid -> PeerAccount.key() of the last sync
+        self.synced = {}            # scid -> the PeerAccount of the last sync
         self.expiry = {}            # 11001 iid -> deadline (ms)
         self.disabled = {}          # scid -> end of its Disable (ms)
         saved = engine.store.load(_LIFETIME_KEY) if engine.store else None
@@ -209,25 +209,26 @@ class C2C:
         eng = self.engine
         accs = self.peers.accounts()
         gone = []
-        for scid, key in self.synced.items():
+        for scid, old in self.synced.items():
             acc = accs.get(scid)
-            if acc is None or acc.key() != key:
-                gone.append((scid, key))
-        for scid, key in gone:
+            if acc is None or acc.key() != old.key():
+                gone.append((scid, old))
+        for scid, old in gone:
             del self.synced[scid]
             self.peers.stamp.pop(scid, None)
             self._end(lambda o, k=key_of(scid): o.key == k)
             forget = getattr(eng.reporting, "attributes", None)
             if forget is not None:
                 forget.forget(key_of(scid))
-            osc_iid = key[2]
+            osc_iid = old.oscore_iid
             if osc_iid is not None and not eng.model.get(11000).linked(osc_iid):
                 eng.callers.drop(osc_iid)
         for scid, acc in accs.items():
-            if self.synced.get(scid) != acc.key():
+            old = self.synced.get(scid)
+            if old is None or old.key() != acc.key():
                 self._stamp += 1
                 self.peers.stamp[scid] = self._stamp
-            self.synced[scid] = acc.key()
+            self.synced[scid] = acc     # the cached account itself: no key tuple kept
             if acc.oscore() and acc.oscore_iid not in eng.callers.contexts:
                 try:
                     eng.callers.context(acc.oscore_iid)
