@@ -211,7 +211,7 @@ class Node:
         for ssid, reg in self.engine.registrar.regs.items():
             if reg.state == REGISTERED:
                 if reg.location != self._seen.get(ssid):    # no string built per step
-                    self._seen[ssid] = list(reg.location)
+                    self._seen[ssid] = reg.location     # its own list: a Register replaces it
                     self.log.always("registered at %s as /%s" % (reg.account.uri,
                                                                  "/".join(reg.location)))
             elif reg.state != UPDATING:
