@@ -35,7 +35,7 @@ def _ignore(response, error):
 
 def copy_request(template, mtype=None):
     msg = Message(template.mtype if mtype is None else mtype, template.code)
-    msg.options = [[n, v] for n, v in template.options]
+    msg.options = list(template.options)      # the (number, value) pairs are shared
     return msg
 
 

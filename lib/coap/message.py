@@ -1,8 +1,10 @@
 """CoAP message codec (RFC 7252 §3).
 
 `Message` holds a decoded or to-be-sent message. Options are kept as a list of
-`[number, value]` pairs in wire order, values as raw bytes; typed accessors
-convert on demand. `decode()` does not copy the payload: it is a memoryview
+`(number, value)` pairs in wire order, values as raw bytes; typed accessors
+convert on demand. The pairs are tuples (32 bytes on the 64-bit unix port, a
+two-item list takes 64) and never changed in place: an option is replaced by
+a new pair, so messages may share them. `decode()` does not copy the payload: it is a memoryview
 into the datagram, valid as long as the caller keeps that buffer unchanged.
 `encode_into()` writes into a caller's buffer so a node can reuse one
 transmit buffer.
@@ -69,7 +71,7 @@ class Message:
         i = len(opts)
         while i and opts[i - 1][0] > number:
             i -= 1
-        opts.insert(i, [number, value])
+        opts.insert(i, (number, value))
         return self
 
     def set(self, number, value):
@@ -284,7 +286,7 @@ def decode(data):
         if pos + length > end:
             raise FormatError("option value beyond the datagram", mtype, mid)
         number += delta
-        opts.append([number, bytes(data[pos:pos + length])])
+        opts.append((number, bytes(data[pos:pos + length])))
         pos += length
     return msg
 

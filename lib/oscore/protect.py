@@ -99,6 +99,7 @@ def _check_plain(msg):
 # Scratch message for encoding plaintexts: allocated once, cleared after each use (this
 # makes `_seal` non-re-entrant, like the AesCcm objects it uses).
 _PLAIN = Message()
+_EMPTY_OBSERVE = (OBSERVE, b"")
 
 
 def _seal(ccm, nonce, msg, aad_bytes, option_value, outer_code, notification):
@@ -119,18 +120,18 @@ def _seal(ccm, nonce, msg, aad_bytes, option_value, outer_code, notification):
     for opt in msg.options:
         number = opt[0]
         if number > OSCORE and not placed:
-            outer_opts.append([OSCORE, option_value])
+            outer_opts.append((OSCORE, option_value))
             placed = True
         if _outer_only(number):
-            outer_opts.append([number, opt[1]])
+            outer_opts.append(opt)
             continue
         if number == OBSERVE:
-            outer_opts.append([number, opt[1]])    # Outer Observe (4.1.3.5)
+            outer_opts.append(opt)                 # Outer Observe (4.1.3.5)
             if notification:
-                opt = [OBSERVE, b""]               # Inner Observe empty (4.1.3.5.2)
+                opt = _EMPTY_OBSERVE               # Inner Observe empty (4.1.3.5.2)
         inner_opts.append(opt)
     if not placed:
-        outer_opts.append([OSCORE, option_value])
+        outer_opts.append((OSCORE, option_value))
     try:
         size = inner.encoded_size()
         buf = bytearray(size + TAG_LEN)
