@@ -2,11 +2,11 @@
 (boards/<name>/budget.json). Part of `make test`; exits 1 when a budget is
 exceeded, naming it.
 
-    python tools/budget.py [--json FILE] [--quick]
+    python tools/budget.py [--json FILE] [--quick] [--no-mp32]
 
 Heap. The node under test is a firmware node (firmware/node.py, the unix
-board's simulated temperature and switch, C2C on) in its own unix-port
-MicroPython process under `-X heapsize=N`, importing only .mpy files
+board's simulated temperature and switch, C2C on) in its own MicroPython
+process (the unix port under `-X heapsize=N`; see 32-bit below), importing only .mpy files
 compiled here with mpy-cross (tools/budget_node.py); its network and clock
 are a pipe to this process, which runs the rest of the world on the fake
 radio in virtual time: the scripted LwM2M server with the C2C /ac service
@@ -42,10 +42,33 @@ per notification encoded and protected, per read served, per idle step,
 and which of them run under micropython.heap_lock() (reported, not
 budgeted: host_tests/cpython/test_budget_paths.py holds their ceilings).
 
-The unix port is 64-bit; the ESP32 and Pico W are 32-bit, where most heap
-objects are half the size: the heap budgets of the unix board are twice
-the ESP32's (boards/unix/budget.json), and only the unix board's heap is
-measured here. Every board's flash is checked.
+32-bit. The unix port is 64-bit; the ESP32 and Pico W are 32-bit, where
+most heap objects take about 0.6-0.75 of the bytes. The same scenario (the
+same CPython world, the same node code and frames) also runs with the node
+in the 32-bit MicroPython of tools/mp32 (wasm32 under Node.js, `run.mjs
+--frames --heapsize N`), in a second process beside the unix runs; the
+ESP32's and Pico W's heap_bytes, per_peer_bytes and per_observation_bytes
+are checked against those figures (heap_fs_bytes is reported: they cannot
+hold the node loaded from .mpy), the unix board's against the unix port's.
+What differs on tools/mp32 (tools/mp32/README.md):
+  - its GC cannot scan the wasm stack, so it collects only between frames
+    (before each one), never inside; a frame's garbage must fit on top of
+    the live heap, so its smallest heap is an upper bound where the unix
+    port (and a board) collects when the heap is full; its high-water mark
+    is the live heap plus one frame's garbage, and the bisection starts
+    there. `C` frames report gc.mem_alloc() at the start of the call, just
+    after that collection;
+  - a frame is read from and answered through the in-memory file system
+    (run.mjs copies stdin/stdout), a few hundred bytes of garbage per frame;
+  - call frames live on a separate pystack, outside the GC heap;
+  - cryptolib is a stand-in whose AES runs in node:crypto (nothing
+    allocated per block, as a C cryptolib), os.urandom is seeded (runs
+    repeat exactly: MP32_WINDOW passes in a row make the smallest heap);
+    the stand-ins are imported first, in the `start` figure, not the code;
+  - MicroPython 1.29.0 (npm @micropython/micropython-webassembly-pyscript
+    1.29.0-6) vs the unix port of .venv; doubles vs the ESP32's floats.
+Without node and npm on PATH (or with --no-mp32) the 32-bit figures are
+not measured and the report says so.
 """
 import json
 import os
@@ -59,15 +82,20 @@ for _sub in ("tools/shims", "firmware", "boards/common", "lib", ""):
         sys.path.insert(0, _p)
 
 from tools import memreport  # noqa: E402
-from tools.budget_wire import NodeProcess, ScenarioFailed  # noqa: E402
+from tools.budget_wire import MP32, NodeProcess, ScenarioFailed  # noqa: E402
 
 BOARDS = ("unix", "esp32", "rp2_pico_w")
-BUILD = os.path.join(ROOT, "build", "budget")
+BOARDS_32 = ("esp32", "rp2_pico_w")     # their heap is checked against the 32-bit figures
+BUILD_ROOT = os.path.join(ROOT, "build", "budget")
+BUILD = None                        # this run's .mpy tree under BUILD_ROOT (compile_tree)
+MP32_DIR = os.path.join(ROOT, "tools", "mp32")
 PHASE_MS = 300000
 PEERS = 3                           # C2C peers: one at 600 s, two more at 900 s
 EXTRA_OBS = ("/3303/0/5601", "/3303/0/5602", "/3/0/0")
 FORMATS = (11542, 110, 112, 11544)
 BIG_HEAP = 1 << 20                  # the first run, which must pass
+UNIX_WINDOW = 8                     # passes in a row that make a smallest heap (unix port)
+MP32_WINDOW = 3                     # ... on tools/mp32, whose runs repeat exactly
 LAYERS = (("cbor", "lib/cbor.py"), ("coap", "lib/coap/"), ("oscore", "lib/oscore/"),
           ("lwm2m", "lib/lwm2m/"), ("transport", "lib/transport/"),
           ("drivers", "lib/drivers/"), ("firmware", "firmware/"), ("board", "boards/"))
@@ -208,11 +236,44 @@ def _check(f):
 # -- heap: the runs ---------------------------------------------------------------------
 def compile_tree():
     """Every .py file of the node (lib/, firmware/, boards/common, boards/unix,
-    tools/budget_node.py) compiled into BUILD; {repository path: .mpy bytes}."""
-    import shutil
-    shutil.rmtree(BUILD, ignore_errors=True)
+    tools/budget_node.py) compiled into a fresh tree BUILD_ROOT/run-XXXXXXXX
+    (its own per run, so that runs side by side do not share one; the name
+    has a fixed length, as each module's file name is in the heap), which
+    becomes BUILD; {repository path: .mpy bytes}. remove_tree() removes it."""
+    import tempfile
+    import time
+    global BUILD
+    os.makedirs(BUILD_ROOT, exist_ok=True)
+    for name in os.listdir(BUILD_ROOT):         # trees left by runs that were killed
+        old = os.path.join(BUILD_ROOT, name)
+        try:
+            stale = time.time() - os.path.getmtime(old) > 3600
+        except OSError:
+            continue
+        if stale or not name.startswith("run-"):
+            _remove(old)
+    remove_tree()
+    BUILD = tempfile.mkdtemp(prefix="run-", dir=BUILD_ROOT)
     files = memreport.sources(ROOT) + ["tools/budget_node.py"]
     return memreport.mpy_file_sizes(ROOT, BUILD, files)
+
+
+def _remove(path):
+    import shutil
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def remove_tree():
+    global BUILD
+    if BUILD is not None:
+        _remove(BUILD)
+        BUILD = None
 
 
 def _passes(micropython, heapsize, state):
@@ -224,21 +285,22 @@ def _passes(micropython, heapsize, state):
 
 
 def smallest_heap(micropython, state, lo, hi, step=1024, window=8, max_runs=48):
-    """The smallest -X heapsize S (a multiple of `step`) such that the scenario
+    """The smallest heap S (a multiple of `step`) such that the scenario
     passes in S and in each of the next `window` - 1 steps: near the edge a
     run may pass or fail with fragmentation and the node's random tokens, so
-    a bisection between `lo` (fails) and `hi` (passes) is followed by a scan
-    upwards for `window` passes in a row. Returns (S, runs)."""
+    a bisection between `lo` (fails) and `hi` (expected to pass) is followed
+    by a scan upwards for `window` passes in a row. Returns (S, runs)."""
     runs = 0
     lo, hi = lo // step, -(-hi // step)
+    tested = False                          # has `hi` passed a run?
     while hi - lo > 1:
         mid = (lo + hi) // 2
         runs += 1
         if _passes(micropython, mid * step, state):
-            hi = mid
+            hi, tested = mid, True
         else:
             lo = mid
-    start, size = hi, hi + 1                # `hi` passed; scan the rest of the window
+    start, size = hi, hi + (1 if tested else 0)     # scan the rest of the window
     while size - start < window and runs < max_runs:
         runs += 1
         if not _passes(micropython, size * step, state):
@@ -250,23 +312,90 @@ def smallest_heap(micropython, state, lo, hi, step=1024, window=8, max_runs=48):
 
 
 def measure_heap(micropython, quick=False):
+    """The reference run in BIG_HEAP, then the smallest heap (unless quick).
+    `micropython`: the unix port's path, or MP32 (tools/mp32: no collection
+    inside a frame, so a run's high-water mark is the live heap plus one
+    frame's garbage, all in use at once: the smallest heap is above it, and
+    the search starts there; runs repeat exactly, so MP32_WINDOW passes in a
+    row do)."""
     import tempfile
     import shutil
+    import time
+    t0 = time.monotonic()
     state = tempfile.mkdtemp(prefix="budget-")
     try:
         try:
             f = scenario(micropython, BIG_HEAP, state)
         except ScenarioFailed as e:
-            raise ScenarioFailed("the scenario failed with a %d KiB heap: %s"
-                                 % (BIG_HEAP // 1024, e))
+            raise ScenarioFailed("%s: the scenario failed with a %d KiB heap: %s"
+                                 % (_name(micropython), BIG_HEAP // 1024, e))
         if quick:
             f["smallest"], f["bisection_runs"] = None, 0
+        elif micropython == MP32:
+            # the high-water mark was in use at once: a heap whose blocks (the
+            # allocation tables take 1.5/65.5 of it) cannot hold it fails
+            lo = f["peak"] * 131 // 128 - 1024
+            f["smallest"], f["bisection_runs"] = smallest_heap(
+                micropython, state, lo, lo + 16384, window=MP32_WINDOW, max_runs=16)
         else:
             f["smallest"], f["bisection_runs"] = smallest_heap(
-                micropython, state, f["code"], f["peak"] + 4096)
+                micropython, state, f["code"], f["peak"] + 4096, window=UNIX_WINDOW)
+        f["seconds"] = round(time.monotonic() - t0, 1)
         return f
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _name(micropython):
+    return "32-bit (tools/mp32)" if micropython == MP32 else "unix port"
+
+
+def mp32_ready():
+    """None when tools/mp32 can run (installing its npm package when missing),
+    else why not. Without node or npm on PATH the 32-bit heap is not measured
+    (as host_tests/cpython/test_mp32.py skips); a failing `npm ci` is an error."""
+    import shutil
+    if not (shutil.which("node") and shutil.which("npm")):
+        return "node and npm are not both on PATH"
+    pkg = os.path.join(MP32_DIR, "node_modules", "@micropython",
+                       "micropython-webassembly-pyscript", "micropython.mjs")
+    if not os.path.exists(pkg):
+        p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=MP32_DIR,
+                           capture_output=True, text=True, timeout=300)
+        if p.returncode != 0 or not os.path.exists(pkg):
+            raise ScenarioFailed("npm ci in tools/mp32 failed: %s"
+                                 % (p.stderr or p.stdout).strip()[-500:])
+    return None
+
+
+class Mp32Job:
+    """The 32-bit measurement (measure_heap(MP32)) in a second process, so that
+    it runs beside the unix port's; result() is its figures, or a string
+    saying why there are none (no node/npm on PATH)."""
+
+    def __init__(self, quick=False):
+        import concurrent.futures
+        import multiprocessing
+        self.pool = self.job = None
+        self.why = mp32_ready()
+        if self.why is None:
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("fork"))
+            self.job = self.pool.submit(measure_heap, MP32, quick)
+
+    def result(self):
+        if self.job is None:
+            return self.why
+        try:
+            return self.job.result()
+        finally:
+            self.close()
+
+    def close(self):
+        if self.pool is not None:
+            self.job.cancel()
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
 
 def measure_paths(micropython):
@@ -334,8 +463,14 @@ def load_budget(board):
         raise SystemExit("budget: cannot read %s: %s" % (path, e))
 
 
+HEAP_CHECKS = (("smallest", "heap_fs_bytes"), ("frozen_estimate", "heap_bytes"),
+               ("per_peer", "per_peer_bytes"), ("per_observation", "per_observation_bytes"))
+
+
 def over_budget(board, budget, flash, heap=None):
-    """One line per figure over `budget`."""
+    """One line per figure over `budget`. On the 32-bit boards heap_fs_bytes
+    (the node loaded from .mpy, which they cannot hold: frozen there) is
+    reported, not checked."""
     out = []
     for layer, size in sorted(flash["layers"].items()):
         limit = budget["flash_layers"].get(layer)
@@ -344,9 +479,8 @@ def over_budget(board, budget, flash, heap=None):
     if flash["total"] > budget["flash_bytes"]:
         out.append("%s: flash %d B > budget %d B" % (board, flash["total"], budget["flash_bytes"]))
     if heap is not None:
-        for key, name in (("smallest", "heap_fs_bytes"), ("frozen_estimate", "heap_bytes"),
-                          ("per_peer", "per_peer_bytes"),
-                          ("per_observation", "per_observation_bytes")):
+        checked = HEAP_CHECKS if board not in BOARDS_32 else HEAP_CHECKS[1:]
+        for key, name in checked:
             if heap[key] is not None and heap[key] > budget[name]:
                 out.append("%s: %s %d B > budget %s %d B" % (board, key, heap[key], name,
                                                               budget[name]))
@@ -366,26 +500,57 @@ def report_paths(paths, out=print):
                                          p["first_alloc"] or ""))
 
 
-def report(heap, raw, flashes, budgets, out=print):
-    u = budgets["unix"]
-    out("Heap of the node on the unix port (64-bit), %d s of virtual time, %d reads, "
-        "%d notifications to the server, %d peers following (%s switch changes each)"
-        % (4 * PHASE_MS // 1000, raw["reads"], raw["notifications"], PEERS,
-           "/".join(str(n) for n in raw["followed"])))
-    rows = (("modules imported (bytecode from .mpy)", heap["code"], None),
-            ("live after boot (incl. code)", heap["boot"], None),
-            ("live after registering (OSCORE)", heap["registered"], None),
-            ("live, steady state (2 observations)", heap["steady"], None),
-            ("gc.mem_alloc() high-water (garbage incl.)", heap["peak_alloc"], None),
-            ("smallest -X heapsize (8 in a row pass)", heap["smallest"], u["heap_fs_bytes"]),
-            ("  minus the code: frozen-firmware estimate", heap["frozen_estimate"],
-             u["heap_bytes"]),
-            ("per added observation", heap["per_observation"], u["per_observation_bytes"]),
-            ("first C2C peer (objects, context, observation)", heap["first_peer"], None),
-            ("per further C2C peer", heap["per_peer"], u["per_peer_bytes"]))
-    out("  %-50s %12s %12s" % ("", "measured", "budget"))
-    for label, value, limit in rows:
-        out("  %-50s %12s %12s" % (label, kib(value), "" if limit is None else kib(limit)))
+HEAP_ROWS = (
+    ("modules imported (bytecode from .mpy)", "code", None),
+    ("live after boot (incl. code)", "boot", None),
+    ("live after registering (OSCORE)", "registered", None),
+    ("live, steady state (2 observations)", "steady", None),
+    ("gc.mem_alloc() high-water (garbage incl.)", "peak_alloc", None),
+    ("smallest heap the scenario passes in", "smallest", "heap_fs_bytes"),
+    ("  minus the code: frozen-firmware estimate", "frozen_estimate", "heap_bytes"),
+    ("per added observation", "per_observation", "per_observation_bytes"),
+    ("first C2C peer (objects, context, observation)", "first_peer", None),
+    ("per further C2C peer", "per_peer", "per_peer_bytes"))
+
+
+def _run_line(raw):
+    return ("%d reads, %d notifications to the server, %d peers following (%s switch "
+            "changes each)" % (raw["reads"], raw["notifications"], PEERS,
+                               "/".join(str(n) for n in raw["followed"])))
+
+
+def report(heap, raw, flashes, budgets, out=print, heap32=None, raw32=None):
+    """heap / raw: the unix port's figures and run; heap32 / raw32: the 32-bit
+    ones (tools/mp32), or heap32 a string saying why there are none."""
+    out("Heap of the node, %d s of virtual time (bytes of GC heap; budgets from "
+        "boards/<name>/budget.json)" % (4 * PHASE_MS // 1000))
+    out("  unix port (64-bit, -X heapsize, GC when the heap is full): %s" % _run_line(raw))
+    have32 = isinstance(heap32, dict)
+    if have32:
+        out("  32-bit MicroPython (tools/mp32, wasm32 under Node.js, --heapsize, GC before "
+            "every frame only): %s" % _run_line(raw32))
+    else:
+        out("  32-bit: NOT MEASURED (%s); the ESP32 and Pico W heap budgets are unchecked"
+            % (heap32 or "skipped"))
+    head = ("", "unix 64", "budget unix", "32-bit", "32/64", "budget esp32", "b. pico w")
+    fmt = "  %-47s" + " %11s" * 2 + " %11s %5s" + " %12s %11s"
+    out(fmt % head)
+    for label, key, limit in HEAP_ROWS:
+        v64 = heap[key]
+        v32 = heap32[key] if have32 else None
+        ratio = ("%.2f" % (v32 / v64)) if (v32 and v64) else ""
+        cells = [kib(v64), kib(budgets["unix"][limit]) if limit else "", kib(v32), ratio]
+        for b in BOARDS_32:
+            cell = kib(budgets[b][limit]) if limit else ""
+            cells.append(cell + "*" if limit == "heap_fs_bytes" else cell)
+        out(fmt % tuple([label] + cells))
+    out("  * the 32-bit boards' heap_fs_bytes is reported, not checked (they cannot hold "
+        "the node loaded from .mpy: it is frozen there)")
+    out("  smallest heap: 1 KiB steps; unix %s runs, %d in a row pass; 32-bit %s runs, "
+        "%d in a row pass" % (raw.get("bisection_runs"), UNIX_WINDOW,
+                              raw32.get("bisection_runs") if have32 else "-", MP32_WINDOW))
+    out("  time: unix port %s s; 32-bit %s s (in a second process, beside the unix runs)"
+        % (raw.get("seconds"), raw32.get("seconds") if have32 else "-"))
     out("")
     out("Flash: .mpy bytes per layer (mpy-cross) and files on the board, vs budget")
     names = [name for name, _ in LAYERS]
@@ -400,8 +565,11 @@ def report(heap, raw, flashes, budgets, out=print):
         out("  %-10s" % name + "".join(cells))
 
 
+USAGE = "usage: python tools/budget.py [--json FILE] [--quick] [--no-mp32]"
+
+
 def parse_args(argv):
-    opts = {"json": None, "quick": False}
+    opts = {"json": None, "quick": False, "mp32": True}
     i = 0
     while i < len(argv):
         if argv[i] == "--json" and i + 1 < len(argv):
@@ -410,8 +578,11 @@ def parse_args(argv):
         elif argv[i] == "--quick":
             opts["quick"] = True
             i += 1
+        elif argv[i] == "--no-mp32":
+            opts["mp32"] = False
+            i += 1
         else:
-            raise SystemExit("usage: python tools/budget.py [--json FILE] [--quick]")
+            raise SystemExit(USAGE)
     return opts
 
 
@@ -420,26 +591,40 @@ def main(argv=None):
     micropython = os.environ.get("MICROPYTHON") or os.path.join(ROOT, ".venv/bin/micropython")
     if not os.path.isabs(micropython) and os.sep in micropython:
         micropython = os.path.join(ROOT, micropython)
-    sizes = compile_tree()
-    budgets = {b: load_budget(b) for b in BOARDS}
-    flashes = {b: flash_figures(b, sizes) for b in BOARDS}
     try:
-        raw = measure_heap(micropython, opts["quick"])
-        paths = measure_paths(micropython)
-    except ScenarioFailed as e:
-        print("budget: %s" % e)
-        return 1
+        sizes = compile_tree()
+        budgets = {b: load_budget(b) for b in BOARDS}
+        flashes = {b: flash_figures(b, sizes) for b in BOARDS}
+        job = None
+        try:
+            job = Mp32Job(opts["quick"]) if opts["mp32"] else None
+            raw = measure_heap(micropython, opts["quick"])
+            paths = measure_paths(micropython)
+            raw32 = job.result() if job is not None else "--no-mp32"
+        except ScenarioFailed as e:
+            print("budget: %s" % e)
+            return 1
+        finally:
+            if job is not None:
+                job.close()
+    finally:
+        remove_tree()
     heap = heap_figures(raw)
-    report(heap, raw, flashes, budgets)
+    heap32 = heap_figures(raw32) if isinstance(raw32, dict) else raw32
+    report(heap, raw, flashes, budgets, heap32=heap32,
+           raw32=raw32 if isinstance(raw32, dict) else None)
     print("")
     report_paths(paths)
     problems = []
     for b in BOARDS:
-        problems += over_budget(b, budgets[b], flashes[b], heap if b == "unix" else None)
+        problems += over_budget(b, budgets[b], flashes[b],
+                                heap if b == "unix" else
+                                heap32 if isinstance(heap32, dict) else None)
     if opts["json"]:
         with open(opts["json"], "w") as f:
-            json.dump({"heap": heap, "run": raw, "flash": flashes, "paths": paths}, f,
-                      indent=1, sort_keys=True)
+            json.dump({"heap": heap, "run": raw, "heap32": heap32,
+                       "run32": raw32 if isinstance(raw32, dict) else None,
+                       "flash": flashes, "paths": paths}, f, indent=1, sort_keys=True)
     for line in problems:
         print("OVER BUDGET " + line)
     print("budget: %s" % ("%d over budget" % len(problems) if problems else "every budget met"))

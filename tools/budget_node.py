@@ -1,5 +1,6 @@
 """The node under test of `make budget` (tools/budget.py), run by the
-unix-port MicroPython under `-X heapsize=N` with only .mpy files on its
+unix-port MicroPython under `-X heapsize=N`, or by the 32-bit MicroPython of
+tools/mp32 (`run.mjs --frames --heapsize N`), with only .mpy files on its
 path. It is a firmware node (firmware/node.py, the unix board's simulated
 drivers) whose network and clock are a pipe to the CPython driver, which
 runs the rest of the world (fake radio, LwM2M server, C2C peers) in its
@@ -17,6 +18,12 @@ none; only S sets it), heap now(4), heap high-water(4), the node's datagrams [po
 hostlen(1) host len(2) datagram]... The high-water mark is gc.mem_alloc()
 sampled after every frame (garbage included). An exception ends the
 process with an `M` (MemoryError) or `E` frame holding its text, exit 1.
+
+On tools/mp32 (sys.platform "webassembly") there is no loop on stdin:
+mp32.serve() hands each frame to Server.handle as a call from JavaScript,
+the heap collected just before (that build collects nowhere else), so `C`
+answers with gc.mem_alloc() taken then; an exception is answered with an
+`M` / `E` frame and the driver ends the process.
 """
 import gc
 import sys
@@ -87,21 +94,31 @@ def build(cfg_json, clock):
     return Node(cfg, board, NoLog())
 
 
-def serve(stdin):
-    clock = [0]
-    node = None
-    peak = 0
-    while True:
-        head = _read(stdin, 5)
-        kind = head[:1]
-        body = _read(stdin, int.from_bytes(head[1:], "big"))
+class Server:
+    """The frames of one node process: handle() answers one frame."""
+
+    def __init__(self):
+        self.clock = [0]
+        self.node = None
+        self.peak = 0
+
+    def handle(self, kind, body, live=None):
+        """The reply (kind, body) to one frame, None after Q. `live`: the heap
+        measured after a collection before the frame was read (tools/mp32,
+        where gc.collect() cannot run inside a frame), used by C."""
+        clock = self.clock
         deadline = None
+        now = None
         if kind == b"Q":
-            return
+            return None
         if kind == b"J":
-            node = build(body, clock)
+            self.node = build(body, clock)
         elif kind == b"C":
-            gc.collect()
+            if live is None:
+                gc.collect()
+                now = gc.mem_alloc()
+            else:
+                now = live
         elif kind == b"L":
             load()
         else:
@@ -110,14 +127,17 @@ def serve(stdin):
                 port = int.from_bytes(body[8:10], "big")
                 hlen = body[10]
                 peer = (body[11:11 + hlen].decode(), port)
-                node.receive(body[11 + hlen:], peer, clock[0])
+                self.node.receive(body[11 + hlen:], peer, clock[0])
             else:
-                deadline = node.step(clock[0])
-        now = gc.mem_alloc()
-        if now > peak:
-            peak = now
+                deadline = self.node.step(clock[0])
+        alloc = gc.mem_alloc()
+        if alloc > self.peak:
+            self.peak = alloc
+        if now is None:
+            now = alloc
         reply = bytearray((NONE if deadline is None else deadline).to_bytes(8, "big"))
-        reply += now.to_bytes(4, "big") + peak.to_bytes(4, "big")
+        reply += now.to_bytes(4, "big") + self.peak.to_bytes(4, "big")
+        node = self.node
         out = node.board.transport.out if node is not None else ()
         for (host, port), data in out:
             h = host.encode()
@@ -125,10 +145,37 @@ def serve(stdin):
             reply += len(data).to_bytes(2, "big") + data
         if node is not None:
             del out[:]
-        _frame(b"K", reply)
+        return b"K", reply
+
+
+def guarded(server):
+    """server.handle, answering an exception with an M or E frame (the driver
+    then ends the process)."""
+    def handle(kind, body, live):
+        try:
+            return server.handle(kind, body, live)
+        except MemoryError as e:
+            return b"M", repr(e).encode()
+        except Exception as e:      # noqa: BLE001 - reported to the driver
+            return b"E", repr(e).encode()
+    return handle
+
+
+def serve(stdin):
+    server = Server()
+    while True:
+        head = _read(stdin, 5)
+        reply = server.handle(head[:1], _read(stdin, int.from_bytes(head[1:], "big")))
+        if reply is None:
+            return
+        _frame(*reply)
 
 
 def main():
+    if sys.platform == "webassembly":       # tools/mp32/run.mjs --frames
+        import mp32
+        mp32.serve(guarded(Server()))
+        return
     try:
         serve(sys.stdin.buffer)
     except EOFError:

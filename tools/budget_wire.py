@@ -1,16 +1,46 @@
-"""The CPython side of tools/budget_node.py: a unix-port MicroPython
-process holding one firmware node, attached to the fake radio as the
-engine of one address. Every radio event for that address becomes one
-frame on the process's stdin, answered by one frame (formats in
-tools/budget_node.py); the datagrams the node sent go out on the radio."""
+"""The CPython side of tools/budget_node.py: a MicroPython process holding
+one firmware node, attached to the fake radio as the engine of one address.
+Every radio event for that address becomes one frame on the process's
+stdin, answered by one frame (formats in tools/budget_node.py); the
+datagrams the node sent go out on the radio.
+
+The process is the unix port (64-bit) under `-X heapsize=N`, or, when the
+interpreter is MP32, the 32-bit wasm MicroPython of tools/mp32 under Node.js
+(`run.mjs --frames --heapsize N`), where each frame is one top-level call,
+the heap being collected before it (that build collects nowhere else)."""
 import json
 import os
+import select
 import subprocess
 import tempfile
 
 NONE = (1 << 64) - 1
+MP32 = "mp32"               # the interpreter argument that selects tools/mp32
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_MJS = os.path.join(ROOT, "tools", "mp32", "run.mjs")
 BOOT = ("import sys\nsys.path[:] = [%r + d for d in ('/tools', '/firmware', "
         "'/boards/common', '/lib')]\nimport budget_node\nbudget_node.main()\n")
+ANSWER_S = 120              # a node that does not answer a frame within this has hung
+BOOT_MP32 = "budget_boot_mp32.py"      # BOOT as a file in the build tree (run.mjs runs files)
+
+
+def command(micropython, heapsize, build):
+    """The argv of a node process (cwd: `build`)."""
+    if micropython == MP32:
+        boot = os.path.join(build, BOOT_MP32)
+        text = BOOT % build
+        try:
+            with open(boot) as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        if not same:
+            with open(boot, "w") as f:
+                f.write(text)
+        return ["node", RUN_MJS, "--frames", "--heapsize", str(heapsize), boot]
+    if os.sep in micropython:
+        micropython = os.path.abspath(micropython)      # the child runs in `build`
+    return [micropython, "-X", "heapsize=%d" % heapsize, "-c", BOOT % build]
 
 
 class ScenarioFailed(Exception):
@@ -18,18 +48,17 @@ class ScenarioFailed(Exception):
 
 
 class NodeProcess:
-    """`-X heapsize=heapsize` MicroPython importing the .mpy tree in `build`;
-    `peak` is the node's gc.mem_alloc() high-water mark so far."""
+    """MicroPython (`micropython`: the unix port's path, or MP32) with a GC
+    heap of `heapsize` bytes importing the .mpy tree in `build`; `peak` is the
+    node's gc.mem_alloc() high-water mark so far."""
 
     def __init__(self, micropython, heapsize, build, radio, addr):
         self.radio = radio
         self.addr = addr
         self.peak = 0
         self.errors = tempfile.TemporaryFile()
-        if os.sep in micropython:
-            micropython = os.path.abspath(micropython)      # the child runs in `build`
         self.proc = subprocess.Popen(
-            [micropython, "-X", "heapsize=%d" % heapsize, "-c", BOOT % build],
+            command(micropython, heapsize, build),
             cwd=build, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)
         self.port = radio.attach(addr, self, wake=False)
 
@@ -81,6 +110,10 @@ class NodeProcess:
             self.proc.stdin.flush()
         except OSError:
             raise self._died()
+        if not select.select([self.proc.stdout], [], [], ANSWER_S)[0]:
+            self.proc.kill()
+            raise ScenarioFailed("the node did not answer a %r frame in %d s"
+                                 % (kind.decode(), ANSWER_S))
         head = self.proc.stdout.read(5)
         if len(head) < 5:
             raise self._died()

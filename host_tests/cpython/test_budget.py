@@ -1,5 +1,6 @@
-"""tools/budget.py (make budget): the node process on the pipe, the
-scenario's checks, the flash accounting and the budget comparison."""
+"""tools/budget.py (make budget): the node process on the pipe (unix port
+and the 32-bit tools/mp32), the scenario's checks, the flash accounting and
+the budget comparison."""
 import os
 import tempfile
 
@@ -7,7 +8,7 @@ import pytest
 
 from host_tests.cpython.procs import MICROPYTHON
 from tools import budget
-from tools.budget_wire import NodeProcess, ScenarioFailed
+from tools.budget_wire import MP32, NodeProcess, ScenarioFailed
 from tools.sim.radio import Radio
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MICROPYTHON),
@@ -16,7 +17,14 @@ pytestmark = pytest.mark.skipif(not os.path.exists(MICROPYTHON),
 
 @pytest.fixture(scope="module")
 def sizes():
-    return budget.compile_tree()
+    yield budget.compile_tree()
+    budget.remove_tree()
+
+
+def _mp32_or_skip():
+    why = budget.mp32_ready()
+    if why is not None:
+        pytest.skip("tools/mp32: " + why)
 
 
 def test_the_scenario_passes_with_room_and_reports_ordered_figures(sizes):
@@ -86,3 +94,50 @@ def test_the_paths_report_names_allocating_and_allocation_free_paths():
 def test_bad_arguments_get_the_usage_line():
     with pytest.raises(SystemExit, match="usage: python tools/budget.py"):
         budget.parse_args(["--heap", "3"])
+    assert budget.parse_args(["--no-mp32", "--quick"]) == {"json": None, "quick": True,
+                                                           "mp32": False}
+
+
+def test_the_same_scenario_runs_on_the_32_bit_micropython(sizes):
+    _mp32_or_skip()
+    f = budget.measure_heap(MP32, quick=True)
+    assert f["registrations"] == 1 and not f["errors"]
+    assert f["reads"] >= 240 and f["notifications"] >= 600
+    assert len(f["followed"]) == budget.PEERS and min(f["followed"]) >= 10
+    assert f["start"] < f["code"] < f["boot"] < f["registered"] < f["phase1"]
+    assert f["phase1"] < f["phase2"] < f["phase3"] < f["phase4"] <= f["peak"]
+    # collected before every frame: the high-water mark is the live heap plus
+    # one frame's garbage, not the whole heap as on the unix port
+    assert f["peak"] < f["phase4"] + 96 * 1024
+    h = budget.heap_figures(dict(f, smallest=f["peak"] + 8192))
+    assert 0 < h["per_observation"] < 1024 and 0 < h["per_peer"] < 3328
+    lines = []
+    budget.report(h, f, {}, {b: budget.load_budget(b) for b in budget.BOARDS}, lines.append,
+                  heap32=h, raw32=f)
+    row = [ln for ln in lines if "per further C2C peer" in ln][0]
+    assert row.count("KiB") == 5                 # unix, its budget, 32-bit, ESP32, Pico W
+
+
+def test_a_32_bit_heap_too_small_fails_with_the_memory_error(sizes):
+    _mp32_or_skip()
+    with pytest.raises(ScenarioFailed, match="MemoryError"):
+        budget.scenario(MP32, 160 * 1024, tempfile.mkdtemp(prefix="budget-test-"))
+
+
+def test_the_32_bit_boards_are_checked_on_the_32_bit_figures_but_heap_fs():
+    b = {"flash_layers": {}, "flash_bytes": 10, "heap_fs_bytes": 1000, "heap_bytes": 500,
+         "per_peer_bytes": 50, "per_observation_bytes": 10}
+    fl = {"layers": {}, "total": 1}
+    heap = {"smallest": 2000, "frozen_estimate": 501, "per_peer": 51, "per_observation": 11}
+    lines = budget.over_budget("esp32", b, fl, heap)
+    assert len(lines) == 3 and not any("heap_fs_bytes" in ln for ln in lines), lines
+    assert len(budget.over_budget("unix", b, fl, heap)) == 4
+
+
+def test_without_node_the_report_says_the_32_bit_figures_are_missing():
+    h = {k: 1024 for _, k, _ in budget.HEAP_ROWS}
+    raw = {"reads": 1, "notifications": 1, "followed": [1, 1, 1]}
+    lines = []
+    budget.report(h, raw, {}, {b: budget.load_budget(b) for b in budget.BOARDS}, lines.append,
+                  heap32="node and npm are not both on PATH")
+    assert any("32-bit: NOT MEASURED (node and npm" in ln for ln in lines)

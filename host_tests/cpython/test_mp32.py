@@ -133,3 +133,88 @@ def test_cryptolib_stand_in_is_aes(mp32, tmp_path):
         """)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "69c4e0d86a7b0430d8cdb78070b4c55a\n"     # FIPS-197 C.1
+
+
+def _frames(tmp_path, source, frames, heapsize=None):
+    """run.mjs --frames on `source`: send `frames` [(kind, body)], read one
+    reply frame each; (replies, exit code)."""
+    script = tmp_path / "serve.py"
+    script.write_text(textwrap.dedent(source))
+    argv = [NODE, os.path.join(HERE, "run.mjs"), "--frames"]
+    if heapsize is not None:
+        argv += ["--heapsize", str(heapsize)]
+    p = subprocess.Popen(argv + [str(script)], cwd=ROOT, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    replies = []
+    try:
+        for kind, body in frames:
+            p.stdin.write(kind + len(body).to_bytes(4, "big") + body)
+            p.stdin.flush()
+            head = p.stdout.read(5)
+            if len(head) < 5:
+                break
+            replies.append((head[:1], p.stdout.read(int.from_bytes(head[1:], "big"))))
+        p.stdin.close()
+        return replies, p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
+
+
+def test_frames_are_steps_with_a_collection_before_each(mp32, tmp_path):
+    replies, rc = _frames(tmp_path, """
+        import gc, mp32
+        def handle(kind, body, live):
+            if kind == b"Q":
+                return None
+            junk = [bytearray(1000) for i in range(50)]     # garbage, gone by the next frame
+            print("on stderr")
+            return b"K", b"%d %s" % (live, body)
+        mp32.serve(handle)
+        """, [(b"A", b"one"), (b"B", b"two"), (b"Q", b"")])
+    assert rc == 0 and len(replies) == 2, replies
+    (k1, r1), (k2, r2) = replies
+    assert (k1, r1.split()[1], r2.split()[1]) == (b"K", b"one", b"two")
+    assert abs(int(r2.split()[0]) - int(r1.split()[0])) < 2000      # not 50 KB more
+
+
+def test_a_full_heap_inside_a_frame_is_an_M_frame_not_a_hang(mp32, tmp_path):
+    # the garbage of a frame cannot be collected before it returns, so even the
+    # handler's own reply fails; run.mjs must still answer (it used to spin)
+    replies, rc = _frames(tmp_path, """
+        import mp32
+        keep = []
+        def handle(kind, body, live):
+            while True:
+                keep.append(bytearray(1000))
+        mp32.serve(handle)
+        """, [(b"A", b"")], heapsize=64 * 1024)
+    assert replies == [(b"M", b"MemoryError")] and rc == 1
+
+
+def test_cryptolib_stand_in_allocates_nothing_per_call(mp32, tmp_path):
+    r = mp32(tmp_path, """
+        import cryptolib, binascii, gc, micropython
+        k = cryptolib.aes(binascii.unhexlify(
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"), 1)
+        x = bytearray(binascii.unhexlify("00112233445566778899aabbccddeeff"))
+        k.encrypt(x, x)
+        print(binascii.hexlify(x).decode())
+        y = bytearray(64)
+        m = memoryview(y)[16:32]
+        for n in (1, 10):
+            a0 = gc.mem_alloc()
+            micropython.heap_lock()
+            for i in range(n):
+                k.encrypt(y, y)
+                k.encrypt(m, m)
+            micropython.heap_unlock()
+            print(gc.mem_alloc() - a0)
+        """)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[0] == "8ea2b7ca516745bfeafc49904b496089"        # FIPS-197 C.3
+    assert lines[1] == lines[2]                                   # no bytes per call

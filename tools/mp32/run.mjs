@@ -1,6 +1,7 @@
 // Run a Python file under a 32-bit (wasm32) MicroPython in Node.js.
 //
-//     node tools/mp32/run.mjs [--heapsize N[k|m]] [--pystack WORDS] [--dir DIR]... script.py [args]
+//     node tools/mp32/run.mjs [--heapsize N[k|m]] [--pystack WORDS] [--dir DIR]... [--frames]
+//                             script.py [args]
 //
 // The interpreter is the npm package @micropython/micropython-webassembly-pyscript
 // (pinned in package.json; `npm ci` in tools/mp32). See README.md for what it can
@@ -29,7 +30,18 @@
 //   Python code (see above). Without --heapsize the heap starts at 1 MiB and grows.
 // - Exit status: 0, or the SystemExit code, or 1 after an uncaught exception
 //   (MemoryError included; the traceback goes to stderr).
+// - --frames: a process that exchanges frames `kind(1) length(4, big-endian) body`
+//   with its parent on stdin/stdout (tools/budget_wire.py), the frame being the
+//   step. The script registers mp32.serve(handler) (tools/mp32/py/mp32.py); after
+//   the script and its queued steps, every frame read from stdin is written to
+//   mp32.FRAME_IN in the in-memory file system and mp32._serve_one() called from
+//   here -- a top-level call, so the heap is collected first -- which calls
+//   handler(kind, body, live) and writes its reply frame to mp32.FRAME_OUT, copied
+//   to stdout. The handler returns None to end (exit 0); an exception that escapes
+//   it is answered with an `M` (MemoryError) or `E` frame holding its text, exit 1.
+//   End of stdin ends the process (exit 0). Python's own stdout goes to stderr.
 
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import url from "node:url";
@@ -46,7 +58,7 @@ const SLACK = 16 << 10;       // C-heap bytes left free under --heapsize (opendi
 function usage(msg) {
   if (msg) process.stderr.write("run.mjs: " + msg + "\n");
   process.stderr.write("usage: node tools/mp32/run.mjs [--heapsize N[k|m]] [--pystack WORDS] " +
-                       "[--dir DIR]... script.py [args]\n");
+                       "[--dir DIR]... [--frames] script.py [args]\n");
   process.exit(2);
 }
 
@@ -57,12 +69,13 @@ function size(text) {
 }
 
 const argv = process.argv.slice(2);
-let heapsize = null, pystack = 16384;
+let heapsize = null, pystack = 16384, frames = false;
 const dirs = [];
 while (argv.length && argv[0].startsWith("--")) {
   const opt = argv.shift();
   if (opt === "--heapsize") heapsize = size(argv.shift());
   else if (opt === "--pystack") pystack = size(argv.shift());
+  else if (opt === "--frames") frames = true;
   else if (opt === "--dir") dirs.push(path.resolve(argv.shift() || usage("--dir needs a directory")));
   else usage("unknown option " + opt);
 }
@@ -84,7 +97,8 @@ function writer(stream) {
   };
   return { put, flush };
 }
-const out = writer(process.stdout), err = writer(process.stderr);
+const err = writer(process.stderr);
+const out = frames ? err : writer(process.stdout);    // --frames: stdout carries frames only
 
 // -- a GC heap that cannot grow (--heapsize) -----------------------------------
 // Emscripten grows the wasm memory through WebAssembly.Memory.prototype.grow and
@@ -109,6 +123,25 @@ const mp = await loadMicroPython({
   stdout: (d) => out.put(d), stderr: (d) => err.put(d),
 });
 const FS = mp.FS;
+
+// -- AES-ECB for the cryptolib stand-in (py/cryptolib.py): node:crypto on the
+// interpreter's memory, as a C cryptolib works on the buffers in place; the
+// stand-in passes addresses (uctypes.addressof) and allocates nothing per call.
+const ciphers = new Map();
+mp.registerJsModule("mp32js", {
+  aes_ecb(key, keyLen, src, dst, n) {
+    const heap = mp._module.HEAPU8;
+    const k = Buffer.from(heap.subarray(key, key + keyLen));
+    const id = k.toString("latin1");
+    let c = ciphers.get(id);
+    if (!c) {
+      c = crypto.createCipheriv("aes-" + 8 * keyLen + "-ecb", k, null);
+      c.setAutoPadding(false);
+      ciphers.set(id, c);
+    }
+    heap.set(c.update(heap.subarray(src, src + n)), dst);
+  },
+});
 
 // -- files -------------------------------------------------------------------------
 function copyFile(src) {
@@ -190,6 +223,65 @@ if (heapsize !== null) {
   while (freed < SLACK && taken.length) { const [p, s] = taken.pop(); mp._module._free(p); freed += s; }
 }
 
+// -- --frames ----------------------------------------------------------------------------
+function readFull(buf) {       // false at end of input
+  let got = 0;
+  while (got < buf.length) {
+    let n;
+    try {
+      n = fs.readSync(0, buf, got, buf.length - got, null);
+    } catch (x) {
+      if (x.code === "EAGAIN") { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); continue; }
+      if (x.code === "EOF") return false;
+      throw x;
+    }
+    if (n === 0) {
+      if (got) throw new Error("run.mjs: end of input inside a frame");
+      return false;
+    }
+    got += n;
+  }
+  return true;
+}
+function writeFull(buf) {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(1, buf, off, buf.length - off);
+}
+function frame(kind, text) {
+  const body = Buffer.from(text), head = Buffer.alloc(5);
+  head.write(kind, 0, "latin1");
+  head.writeUInt32BE(body.length, 1);
+  return Buffer.concat([head, body]);
+}
+function serveFrames() {
+  const mp32 = mp.pyimport("mp32");
+  const IN = mp32.FRAME_IN, OUT = mp32.FRAME_OUT;
+  if (!mp32._serving()) {
+    return [null, 0];       // no mp32.serve(handler): nothing to serve
+  }
+  const head = Buffer.alloc(5);
+  for (;;) {
+    if (!readFull(head)) return [null, 0];
+    const body = Buffer.alloc(head.readUInt32BE(1));
+    if (!readFull(body)) throw new Error("run.mjs: end of input inside a frame");
+    FS.writeFile(IN, Buffer.concat([head, body]));
+    let rc;
+    try {
+      rc = mp32._serve_one();
+    } catch (x) {
+      if (!x || x.name !== "PythonError") throw x;
+      rc = /MemoryError/.test(x.type) ? 2 : 3;
+    }
+    if (rc === 2 || rc === 3) {
+      out.flush();
+      writeFull(frame(rc === 2 ? "M" : "E", rc === 2 ? "MemoryError" : "exception (stderr)"));
+      return [null, 1];
+    }
+    if (!rc) return [null, 0];
+    writeFull(Buffer.from(FS.readFile(OUT)));
+  }
+}
+
 const t0 = process.hrtime.bigint();
 e = run("_mp32_rc = _mp32_main(_mp32_file)");
 let rc = e ? 1 : mp.globals.get("_mp32_rc");
@@ -197,6 +289,7 @@ while (!e && rc === 0 && run("_mp32_rc = mp32._pending()") === null && mp.global
   e = run("_mp32_rc = _mp32_main(mp32._next)");
   rc = e ? 1 : mp.globals.get("_mp32_rc");
 }
+if (!e && rc === 0 && frames) [e, rc] = serveFrames();
 if (e) err.put(Buffer.from(e.message));
 out.flush(); err.flush();
 if (process.env.MP32_TIME) {
