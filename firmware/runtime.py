@@ -18,6 +18,7 @@ Tasks (one event loop, nothing shared across threads):
   (firmware/main.py's SIGTERM bridge on the unix port).
 """
 import asyncio
+import gc
 import aio
 from transport.udp import wait_readable
 
@@ -65,7 +66,10 @@ class Runtime:
         node, now_ms = self.node, self.board.now_ms
         while self.reason is None:
             now = now_ms()
-            nxt = node.step(now)
+            try:
+                nxt = node.step(now)
+            except Exception as e:      # noqa: BLE001 - e.g. MemoryError: the node goes on
+                nxt = self._failed("step", e)
             self.board.feed()
             if node.action is not None:
                 self.reason = node.action
@@ -87,8 +91,18 @@ class Runtime:
                 got = transport.recv_into(buf)
                 if got is None:
                     break
-                node.receive(mv[:got[0]], got[1], now_ms())
+                try:
+                    node.receive(mv[:got[0]], got[1], now_ms())
+                except Exception as e:  # noqa: BLE001 - the datagram is dropped
+                    self._failed("receive", e)
             self.wake.set()
+
+    def _failed(self, what, error):
+        """An exception out of the node (a MemoryError in a tight heap, a bug) is
+        logged in one line -- type and text, never state -- and the node goes
+        on: the next step retries what was due."""
+        gc.collect()
+        self.log.error("%s failed: %s %s" % (what, type(error).__name__, error))
 
     async def stop_watch(self):
         await aio.readable(self.stop_fd)

@@ -345,8 +345,8 @@ class Client:
         return found
 
     def save_config(self):
-        """Persist the configuration objects. A failing store (flash full) is
-        logged; the next change tries again."""
+        """Persist the configuration objects. A failing store (flash full, or
+        no heap for the JSON) is logged; the next change tries again."""
         self._config_dirty = False
         if self.store is None:
             return
@@ -355,8 +355,8 @@ class Client:
             if obj is not None:
                 try:
                     self.store.save("obj.%d" % oid, pack_instances(obj))
-                except OSError as e:
-                    self.log("store: cannot save object %d: %s" % (oid, e))
+                except (OSError, MemoryError) as e:
+                    self.log("store: cannot save object %d: %r" % (oid, e))
 
     def factory_reset(self):
         """Forget the stored configuration and registrations (the objects
