@@ -292,7 +292,7 @@ def test_small_heap_warns_that_the_code_may_not_fit(tmp_path):
     tools.heap = 3000
     rc, text = real(tools, tmp_path)
     assert rc == 0
-    assert "below the 245760-byte budget for code loaded from the filesystem" in text
+    assert "below the 303104-byte budget for code loaded from the filesystem" in text
     assert "bytes of .mpy code load into a 3000-byte heap" in text
 
 
