@@ -6,8 +6,7 @@ from tools.sim import world
 
 def _scenario(**kw):
     return world.load_scenario(E.SCENARIO, experiment={
-        "intervals_ms": [300, 20], "duration_ms": 3000, "drain_ms": 1000,
-        "whatif_dedup_size": 0}, **kw)
+        "intervals_ms": [300, 20], "duration_ms": 3000, "drain_ms": 1000}, **kw)
 
 
 def test_server_centric_delivery_falls_at_short_intervals_more_than_c2c(tmp_path):

@@ -2,9 +2,9 @@
 from host_tests.support.wire import Wire, Recorder
 from coap.endpoint import Endpoint, Params, SEPARATE, TIMEOUT, RESET
 from coap.message import Message, empty
-from coap.numbers import (CON, NON, ACK, RST, EMPTY, GET, POST, CONTENT, CHANGED,
+from coap.numbers import (CON, NON, ACK, RST, EMPTY, GET, POST, PUT, CONTENT, CHANGED,
                           BAD_OPTION, INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE,
-                          OBSERVE, URI_PATH)
+                          OBSERVE, OSCORE, URI_PATH)
 
 A = ("10.0.0.1", 5683)
 B = ("10.0.0.2", 5683)
@@ -233,11 +233,30 @@ def test_observe_error_response_closes_exchange():
     assert client.pending() == 0
 
 
+def test_full_dedup_cache_still_runs_idempotent_and_oscore_requests():
+    # RFC 7252 §4.5 relaxation: GET/PUT/DELETE/FETCH, and OSCORE requests (their
+    # replay window refuses a second copy), run without an entry
+    wire, client, server = pair(dedup_size=1)
+
+    def req(code, mid, oscore=False):
+        msg = Message(CON, code, mid, b"t").set_path("a")
+        if oscore:
+            msg.add(OSCORE, b"\x09\x01")
+        server.receive(msg.to_bytes(), A, 1000)
+        return [m.code for _, _, m in wire.take()]
+    assert req(POST, 1) == [CONTENT]                        # fills the table
+    assert req(GET, 2) == [CONTENT] and req(PUT, 3) == [CONTENT]
+    assert req(POST, 4, oscore=True) == [CONTENT]
+    assert req(POST, 5) == [SERVICE_UNAVAILABLE]
+    assert req(GET, 2) == [CONTENT]                         # not remembered: runs again
+    assert len(server.handler.calls) == 5 and len(server._dedup) == 1
+
+
 def test_full_dedup_cache_answers_5_03_then_evicts_after_max_transmit_span():
     wire, client, server = pair(dedup_size=2)
 
-    def req(mid, now):
-        server.receive(Message(CON, GET, mid, b"t").set_path("a").to_bytes(), A, now)
+    def req(mid, now):          # POST: not idempotent, so never run unremembered
+        server.receive(Message(CON, POST, mid, b"t").set_path("a").to_bytes(), A, now)
         return [m.code for _, _, m in wire.take()]
     assert req(1, 0) == [CONTENT] and req(2, 1000) == [CONTENT]
     assert req(3, 2000) == [SERVICE_UNAVAILABLE]          # both entries recent

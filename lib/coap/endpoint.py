@@ -17,14 +17,15 @@ Observe=0 stays matched after its first response while the responses carry an
 Observe option (notifications); `cancel()` forgets it.
 
 Bounded tables (documented sizes, constructor arguments): the duplicate cache
-(see `_remember`; a request that finds it full of recent entries gets 5.03),
+(see `_remember`; a request that finds it full of recent entries is executed
+without an entry when that is safe, `_safe_unremembered`, else gets 5.03),
 in-flight CONs plus
 queue, and open exchanges (a `request()` beyond it raises `OverflowError`).
 """
 import os
 from micropython import const
-from coap.numbers import (CON, NON, ACK, RST, EMPTY, OBSERVE, KNOWN_OPTIONS,
-                          BAD_OPTION, INTERNAL_SERVER_ERROR,
+from coap.numbers import (CON, NON, ACK, RST, EMPTY, OBSERVE, OSCORE, KNOWN_OPTIONS,
+                          GET, PUT, DELETE, FETCH, BAD_OPTION, INTERNAL_SERVER_ERROR,
                           SERVICE_UNAVAILABLE, MAX_AGE, is_request)
 from coap.message import Message, FormatError, decode, empty
 
@@ -80,6 +81,15 @@ class _Exchange:
         self.deadline = deadline
         self.observe = observe
         self.mid = mid          # of the CON request while it may be in flight
+
+
+def _safe_unremembered(request):
+    """May `request` run without a duplicate-detection entry? RFC 7252 §4.5 lets
+    a server relax deduplication for idempotent requests (GET, PUT, DELETE,
+    FETCH: a duplicate executed again changes nothing); an OSCORE request's
+    replay window (RFC 8613 §7.4) already refuses a second copy (with 4.01,
+    where a remembered one would get the first answer again)."""
+    return request.code in (GET, PUT, DELETE, FETCH) or request.has(OSCORE)
 
 
 class Endpoint:
@@ -248,7 +258,8 @@ class Endpoint:
         When the table is full, expired entries go first, then the oldest
         entry if it was first seen more than MAX_TRANSMIT_SPAN ago: a sender's
         last retransmission leaves within that span, so only a copy delayed
-        beyond it could slip through. With neither, the caller answers 5.03."""
+        beyond it could slip through. With neither, the caller goes on without
+        an entry or answers 5.03 (`_safe_unremembered`)."""
         table = self._dedup
         if len(table) >= self._dedup_size:
             oldest = None
@@ -267,7 +278,8 @@ class Endpoint:
         self._dedup[(peer, mid)] = (now_ms, reply)
 
     def _on_request(self, msg, peer, now_ms):
-        if not self._remember(peer, msg.mid, now_ms):   # cannot promise at-most-once:
+        keep = self._remember(peer, msg.mid, now_ms)
+        if not keep and not _safe_unremembered(msg):   # cannot promise at-most-once:
             busy = Message(code=SERVICE_UNAVAILABLE).add(MAX_AGE, 5)    # refuse
             self._reply(peer, msg, busy, False, now_ms)
             return
@@ -286,9 +298,10 @@ class Endpoint:
             reply = None
             if msg.mtype == CON:            # §5.2.2: empty ACK now
                 reply = self._transmit(peer, empty(ACK, msg.mid), True)
-            self._keep(peer, msg.mid, now_ms, reply)
+            if keep:
+                self._keep(peer, msg.mid, now_ms, reply)
             return
-        self._reply(peer, msg, response, True, now_ms)
+        self._reply(peer, msg, response, keep, now_ms)
 
     def _reply(self, peer, request, response, keep, now_ms):
         """Piggyback on the ACK for CON, a NON for NON (§5.2.1, §5.2.3); with
