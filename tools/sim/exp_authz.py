@@ -209,12 +209,10 @@ def _median_datagrams(results):
 
 
 def plot(path, results):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a, b) = world.figure(11, 4.2)
     losses = sorted(set(loss for _, loss in results))
-    cmap = plt.get_cmap("viridis")
+    import matplotlib
+    cmap = matplotlib.colormaps["viridis"]
     for (retries, loss), runs in sorted(results.items()):
         v = sorted(r["auth_ms"] / 1000.0 for r in runs if r["auth_ms"] is not None)
         if v:
@@ -245,9 +243,7 @@ def plot(path, results):
     b.set_yscale("log")
     b.set_title("The staircase: each retransmission waits >= 2 s")
     b.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    world.save_figure(fig, path)
 
 
 if __name__ == "__main__":

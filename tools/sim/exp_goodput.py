@@ -109,10 +109,7 @@ def _notes(scn, rows):
 
 
 def plot(path, rows):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b) = world.figure(10, 4)
     for m, color in zip(MODES, ("tab:blue", "tab:red")):
         mine = [r for r in rows if r[1] == m]
         x = [r[0] for r in mine]
@@ -128,9 +125,7 @@ def plot(path, rows):
         ax.grid(alpha=0.3)
     a.set_ylim(0, 1.05)
     b.set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    world.save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -91,10 +91,7 @@ def _notes(scn, med, hops):
 
 
 def plot(path, results):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.6))
+    fig, (a, b) = world.figure(10, 4.6)
     hops = sorted(set(h for h, _ in results))
     colors = {"c2c": "tab:blue", "server": "tab:red"}
     for (h, m), lat in sorted(results.items()):
@@ -117,9 +114,7 @@ def plot(path, results):
     b.set_xticks(hops)
     b.set_title("Median and p95")
     b.legend(fontsize=8)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    world.save_figure(fig, path, rect=(0, 0.1, 1, 1))
 
 
 if __name__ == "__main__":

@@ -114,10 +114,7 @@ def _notes(rows):
 
 
 def plot(path, rows):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b) = world.figure(10, 4)
     colors = {"c2c": "tab:blue", "server": "tab:red"}
     losses = sorted(set(r[2] for r in rows))
     for m in MODES:
@@ -135,9 +132,7 @@ def plot(path, rows):
         ax.set_xticks(sorted(set(r[0] for r in rows)))
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    world.save_figure(fig, path)
 
 
 if __name__ == "__main__":

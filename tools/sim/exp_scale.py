@@ -197,13 +197,10 @@ def _notes(scn, rows, c2c):
 
 
 def plot(path, results, scn):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     e = scn["experiment"]
     ivs = e["intervals_ms"]
     secs = e["window_ms"] / 1000.0
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a, b) = world.figure(11, 4.2)
     colors = {"c2c": "tab:blue", "server": "tab:red"}
     label = {"c2c": "C2C", "server": "server-centric"}
     for m in MODES:
@@ -228,9 +225,7 @@ def plot(path, results, scn):
     b.set_ylabel("CDF (presses not delivered: short of 1)")
     b.set_title("Latency")
     b.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    world.save_figure(fig, path)
 
 
 if __name__ == "__main__":

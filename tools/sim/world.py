@@ -560,6 +560,23 @@ def write_csv(path, columns, rows):
             f.write(",".join("" if c is None else str(c) for c in r) + "\n")
 
 
+def figure(width, height):
+    """A figure of two plots side by side, (fig, (left, right)), on matplotlib's
+    Agg backend (no display; matplotlib is imported only when plotting)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt.subplots(1, 2, figsize=(width, height))
+
+
+def save_figure(fig, path, rect=(0, 0, 1, 1)):
+    """Lay `fig` out within `rect`, write it as a PNG (110 dpi) and free it."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def cli(module, argv=None):
     """The command line of an experiment module (NAME, SCENARIO, run):
     [--scenario FILE] [--seed N] [--out DIR]; a bad scenario is one line, exit 2."""
