@@ -102,20 +102,6 @@ LAYERS = (("cbor", "lib/cbor.py"), ("coap", "lib/coap/"), ("oscore", "lib/oscore
 
 
 # -- the scenario -------------------------------------------------------------------
-def _spec(srv, ep, rand):
-    """A fresh OSCORE context of node `ep` with the scripted server."""
-    import binascii
-    from oscore.context import SecurityContext
-    from oscore.secure import Protection
-    node_id, srv_id = srv.mint(), srv.mint()
-    secret, salt = rand(16), rand(8)
-    ctx = SecurityContext(secret, srv_id, node_id, master_salt=salt)
-    srv.secure.add(ctx)
-    srv.prot[ep] = Protection(ctx)
-    srv.ctx_ep[ctx] = ep
-    return ":".join(binascii.hexlify(x).decode() for x in (secret, salt, node_id, srv_id))
-
-
 def _fresh_dir(path):
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
@@ -139,7 +125,7 @@ def scenario(micropython, heapsize, state):
     node_dir = _fresh_dir(os.path.join(state, "node"))
     node_cfg = {"endpoint": "node", "dedup_size": 32, "state": node_dir, "c2c": True,
                 "servers": [{"uri": "coap://srv:5683", "lifetime": 300,
-                             "oscore": _spec(srv, "node", rand)}],
+                             "oscore": srv.spec("node", rand)}],
                 "temperature": [{"kind": "sim", "seed": 5, "step_c": 0.2, "period_ms": 2000}],
                 "switch": {"kind": "sim", "period_ms": 5000}}
     proc = NodeProcess(micropython, heapsize, BUILD, radio, ("node", 5683))
@@ -194,7 +180,7 @@ def scenario(micropython, heapsize, state):
             cfg = config.from_dict({
                 "endpoint": name, "temperature": [], "switch": None,
                 "light": {"kind": "sim"}, "events": True,
-                "servers": [{"uri": "coap://srv:5683", "oscore": _spec(srv, name, rand)}],
+                "servers": [{"uri": "coap://srv:5683", "oscore": srv.spec(name, rand)}],
                 "follow": {"endpoint": "node", "path": "/3342/0/5500",
                            "target": "/3311/0/5850", "address": "coap://node:5683"}})
             peer = simnode.start(radio, (name, 5683), cfg, cfg["board_config"],

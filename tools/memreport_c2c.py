@@ -38,23 +38,9 @@ PUBLISHED = {"flash_c2c": 12.9, "flash_authz": 19.5, "ram": 2.1}
 
 
 # -- the scenario (unix-port MicroPython) ----------------------------------------------
-def _spec(srv, ep, os, binascii):
-    """A fresh OSCORE context for node `ep` with the scripted server."""
-    from oscore.context import SecurityContext
-    from oscore.secure import Protection
-    node_id, srv_id = srv.mint(), srv.mint()
-    secret, salt = os.urandom(16), os.urandom(8)
-    ctx = SecurityContext(secret, srv_id, node_id, master_salt=salt)
-    srv.secure.add(ctx)
-    srv.prot[ep] = Protection(ctx)
-    srv.ctx_ep[ctx] = ep
-    return ":".join(binascii.hexlify(x).decode() for x in (secret, salt, node_id, srv_id))
-
-
 def scenario(mode, keep):
     import gc
     import os
-    import binascii
     root = __file__.rsplit("/tools/", 1)[0] if "/tools/" in __file__ else "."
     sys.path[:0] = [root, root + "/lib"]
     gc.collect()
@@ -84,7 +70,7 @@ def scenario(mode, keep):
                        ("light", {"light": {"kind": "sim"}})):
         data = {"endpoint": name, "temperature": [], "switch": None, "light": None,
                 "events": False, "dedup_size": 32,
-                "servers": [{"uri": "coap://srv:5683", "oscore": _spec(srv, name, os, binascii)}]}
+                "servers": [{"uri": "coap://srv:5683", "oscore": srv.spec(name)}]}
         data.update(conf)
         if mode != "plain":
             data["c2c"] = True

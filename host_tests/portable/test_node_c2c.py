@@ -5,15 +5,12 @@
 whole authorization, a server Write is told apart, revocation ends the
 observation and the retry is refused, event lines carry wall-clock ns."""
 import os
-import binascii
 
 from host_tests.support.check import raises, empty_dir
 from host_tests.support import simnode
 from host_tests.support.acserver import AuthServer
 from tools.sim.radio import Radio
 from coap.numbers import PUT, CHANGED, TEXT_PLAIN
-from oscore.context import SecurityContext
-from oscore.secure import Protection
 
 from config import ConfigError, parse, from_dict  # noqa: E402
 import apps  # noqa: E402
@@ -21,10 +18,6 @@ import apps  # noqa: E402
 STATE = "/tmp/lwm2m-test-node-c2c-%d" % (os.getpid() if hasattr(os, "getpid") else 0)
 FOLLOW = {"endpoint": "switch", "path": "/3342/0/5500", "target": "/3311/0/5850",
           "address": "coap://switch:5683", "retry_ms": 2000}
-
-
-def _hex(b):
-    return binascii.hexlify(b).decode()
 
 
 # -- config --------------------------------------------------------------------------
@@ -69,18 +62,6 @@ def test_c2c_config_errors():
 
 
 # -- two nodes on the fake radio --------------------------------------------------------
-def _spec(srv, ep):
-    """A fresh OSCORE context of node `ep` with the scripted server: the
-    server's side added there, the node's as a --oscore spec."""
-    node_id, srv_id = srv.mint(), srv.mint()
-    secret, salt = os.urandom(16), os.urandom(8)
-    ctx = SecurityContext(secret, srv_id, node_id, master_salt=salt)
-    srv.secure.add(ctx)
-    srv.prot[ep] = Protection(ctx)
-    srv.ctx_ep[ctx] = ep
-    return ":".join(_hex(x) for x in (secret, salt, node_id, srv_id))
-
-
 class Net:
     def __init__(self, seed=1):
         self.radio = radio = Radio(seed=seed, log=False)
@@ -97,7 +78,7 @@ class Net:
 
     def node(self, name, conf):
         data = {"endpoint": name, "temperature": [], "switch": None, "light": None,
-                "servers": [{"uri": "coap://srv:5683", "oscore": _spec(self.srv, name)}]}
+                "servers": [{"uri": "coap://srv:5683", "oscore": self.srv.spec(name)}]}
         data.update(conf)
         cfg = from_dict(data)
         empty_dir(STATE + "/" + name)
@@ -191,7 +172,7 @@ def test_new_accounts_drop_the_peer_accounts_of_the_old_server():
     assert store.load("obj.11000") and store.load("obj.11001")
     cfg = from_dict({"endpoint": "switch", "temperature": [], "light": None,
                      "switch": {"kind": "sim"}, "c2c": True,
-                     "servers": [{"uri": "coap://srv:5683", "oscore": _spec(net.srv, "s2")}]})
+                     "servers": [{"uri": "coap://srv:5683", "oscore": net.srv.spec("s2")}]})
     radio = Radio(seed=5, log=False)
     node, _ = simnode.start(radio, ("switch", 5683), cfg, cfg["board_config"],
                             STATE + "/switch")

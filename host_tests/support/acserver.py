@@ -17,6 +17,7 @@ fresh random key material and IDs unique on each node, and a protected
 2.01 as the separate response. `creates` lists every Create started
 (endpoint, object), so a test can count them.
 """
+import binascii
 import os
 from coap.numbers import POST, DELETE, CREATED, BAD_REQUEST, FORBIDDEN, LWM2M_TLV
 from coap.endpoint import SEPARATE
@@ -69,15 +70,25 @@ class AuthServer(LwServer):
         self._id += 1
         return bytes([0x20, self._id])
 
-    def account(self, ep, lifetime=600):
-        """The Security, Server and OSCORE objects of a node `ep` talking
-        OSCORE to this server (its context here is added to ours)."""
+    def session(self, ep, rand=os.urandom):
+        """A fresh OSCORE context of node `ep` with this server, our side added
+        here; the node's (master secret, salt, sender ID, recipient ID)."""
         node_id, srv_id = self.mint(), self.mint()
-        secret, salt = os.urandom(16), os.urandom(8)
+        secret, salt = rand(16), rand(8)
         ctx = SecurityContext(secret, srv_id, node_id, master_salt=salt)
         self.secure.add(ctx)
         self.prot[ep] = Protection(ctx)
         self.ctx_ep[ctx] = ep
+        return secret, salt, node_id, srv_id
+
+    def spec(self, ep, rand=os.urandom):
+        """`session()` as the node's --oscore text SECRET:SALT:SID:RID (hex)."""
+        return ":".join(binascii.hexlify(x).decode() for x in self.session(ep, rand))
+
+    def account(self, ep, lifetime=600):
+        """The Security, Server and OSCORE objects of a node `ep` talking
+        OSCORE to this server (its context here is added to ours)."""
+        secret, salt, node_id, srv_id = self.session(ep)
         osc = Oscore()
         osc.add(secret, node_id, srv_id, master_salt=salt)
         sec, srv = Security(), Server()
